@@ -1,4 +1,4 @@
-import Decimal from 'decimal.js';
+import { Decimal } from 'decimal.js';
 
 /**
  * High-precision decimal (40 significant digits) for reference sums: formation energies of large cells, derivative
