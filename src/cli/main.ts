@@ -1,0 +1,44 @@
+import { MlipVerifyError } from '../util/errors.ts';
+import type { Command } from './command.ts';
+
+/**
+ * The command registry. Each command lives in its own file under commands/ and is loaded lazily, so a command's
+ * dependencies cost nothing to the others. Add a command: one line here.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  // (commands are registered below as they are implemented)
+};
+
+function help(): string {
+  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(18)} ${c.summary}`);
+  return ['usage: mlip-verify <command> [options]', '', 'commands:', ...rows, '', 'mlip-verify <command> --help for its options'].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    console.error(`mlip-verify: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  const cmd = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${cmd.usage}\n\n${cmd.summary}`);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof MlipVerifyError) {
+      console.error(`mlip-verify ${name}: ${e.name}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+export { COMMANDS };

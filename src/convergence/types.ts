@@ -1,0 +1,65 @@
+/**
+ * The shape every convergence study returns (domain P1, perturbation P2, fit-accuracy P3, training-size P4-P6), and
+ * what reports render. Keep it JSON-serialisable: `--json` prints it and report.json embeds it.
+ */
+
+export type Verdict = 'pass' | 'fail' | 'not observed' | 'at floor';
+
+/** How an observed slope is judged: a sharp rate |p - p_pred| <= tol, or an upper bound p <= p_pred + tol for
+ * decaying errors (error falls at least as fast as predicted; slopes are negative for decay). */
+export type PredictionKind = 'sharp' | 'bound';
+
+export interface RateFit {
+  /** Error measure this slope is for, e.g. 'energyNorm', 'maxNorm', 'formationEnergy'. */
+  measure: string;
+  /** Least-squares slope p of log(error) = a + p log(x). */
+  slope: number;
+  /** Standard error of p (NaN with fewer than 3 points used). */
+  stderr: number;
+  intercept: number;
+  /** 95% confidence band of the slope (Student t with n-2 degrees of freedom). */
+  ci95: [number, number];
+  /** Smallest and largest x used in the fit. */
+  range: [number, number];
+  pointsUsed: number;
+  /** Indices (into the study's points) left out, each with the rule that dropped it. */
+  dropped: Array<{ index: number; reason: string }>;
+  predicted: number;
+  kind: PredictionKind;
+  tolerance: number;
+  verdict: Verdict;
+  /** One sentence: predicted vs observed and why the verdict. */
+  explanation: string;
+}
+
+export interface StudyPoint {
+  /** The abscissa: R, t, training residual, R_dom. */
+  x: number;
+  /** Error measures at this point, keyed like RateFit.measure. */
+  errors: Record<string, number>;
+  /** Anything else worth showing per point (solver iterations and residuals, atom counts, timings). */
+  info?: Record<string, unknown>;
+}
+
+export interface StudyResult {
+  study: 'domain' | 'perturbation' | 'fit-accuracy' | 'training-size';
+  /** Distinguishes several results of one study, e.g. the observation set 'E+F+V' or the defect. */
+  label: string;
+  dimension: number;
+  /** Name of the abscissa for tables and plots. */
+  xLabel: string;
+  points: StudyPoint[];
+  fits: RateFit[];
+  /** Overall verdict: 'fail' if any sharp fit fails, etc. (see combineVerdicts). */
+  verdict: Verdict;
+  /** The explicit rules applied to drop points (pre-asymptotic, floor), stated once in words. */
+  dropRule: string;
+  /** Fit-accuracy floor per measure where the study has one. */
+  floor?: Record<string, number>;
+  /** Lattice, potential, defect, boundary, sizes, solver settings, ... */
+  settings: Record<string, unknown>;
+  seeds: number[];
+  wallTimeSeconds: number;
+  /** Free-form remarks that a reader must see (regime, evidence for 'not observed'). */
+  notes?: string[];
+}
