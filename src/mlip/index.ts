@@ -1,0 +1,4 @@
+export * from './basis.ts';
+export * from './harmonics.ts';
+export * from './kernel.ts';
+export * from './model.ts';
