@@ -1,0 +1,66 @@
+import { periodicDomain } from '../lattice/domain.ts';
+import { perpendicularWidths } from '../lattice/structure.ts';
+import { evaluate } from '../potentials/evaluate.ts';
+import type { SitePotential } from '../potentials/types.ts';
+import { cachedEquilibrium, deriveSeed, maxAbs } from './configs.ts';
+import { FLOOR, makeResult, Worst, type CheckOptions, type CheckResult } from './types.ts';
+
+/**
+ * Extensivity of the perfect lattice at the potential's stress-free lattice constant (src/potentials/equilibrium.ts):
+ * periodic cells of several sizes (smallest legal, +1 and +2 repetitions per axis, anisotropic ones by seed) have
+ * E = N e0, zero forces and zero virial, and, when site energies are reported, V_l = e0 at every site. e0 comes from
+ * the equilibrium solve on its own cell, so agreement across sizes is a real test of extensivity and of the cell
+ * list's image handling. All are exact up to round-off, with separate tolerances:
+ *   energy  |E - N e0| / (N max(|e0|, floor)) and max|V_l - e0| / max(|e0|, floor): 1e-12 (sums of O(100) terms);
+ *   forces  max|F| <= 1e-12 absolute: the lattice positions themselves carry round-off eps |x| ~ 1e-15, and forces
+ *           respond with the stiffness (up to ~1e2-1e3 for LJ), so the force floor is ~1e-13 (measured 1.8e-13);
+ *   virial  max|W| / N <= 1e-12, which also bounds the equilibrium solve's residual (bracket 1e-15 r0).
+ * `worst` is the largest part divided by its own tolerance (so the check's tolerance is 1).
+ */
+export function checkExtensivity(pot: SitePotential, opts: CheckOptions): CheckResult {
+  const tol = 1;
+  const TOL = { energy: 1e-12, force: 1e-12, virialPerAtom: 1e-12 };
+  const nCases = opts.cases ?? 2;
+  const lattice = opts.lattice ?? 'triangular';
+  const eq = cachedEquilibrium(pot, lattice);
+  const l = eq.lattice;
+  const e0 = eq.e0;
+  const eScale = Math.max(Math.abs(e0), FLOOR.energyPerAtom);
+  const w = new Worst();
+  const base = perpendicularWidths(l.cell, l.dim).map((wk) => Math.ceil((2 * pot.cutoff) / wk - 1e-12));
+  for (let c = 0; c < nCases; c++) {
+    const seed = deriveSeed(opts.seed, c);
+    // Case c adds (seed-chosen) 0..2 repetitions per axis.
+    let z = seed;
+    const reps = base.map((b) => {
+      const extra = z % 3;
+      z = Math.floor(z / 3);
+      return b + extra;
+    });
+    const dom = periodicDomain(l, 'none', 1, pot.cutoff, reps);
+    const n = dom.keys.length;
+    const r = evaluate(pot, dom.structure);
+    const eErr = Math.abs(r.energy - n * e0) / (n * eScale);
+    let siteErr = 0;
+    if (r.siteEnergies) for (const v of r.siteEnergies) siteErr = Math.max(siteErr, Math.abs(v - e0) / eScale);
+    const fErr = maxAbs(r.forces);
+    const wErr = maxAbs(r.virial) / n;
+    const parts = [eErr / TOL.energy, siteErr / TOL.energy, fErr / TOL.force, wErr / TOL.virialPerAtom];
+    const e = parts.some(Number.isNaN) ? NaN : Math.max(...parts);
+    w.update(e, {
+      seed,
+      boundary: 'periodic',
+      repetitions: reps,
+      atoms: n,
+      r0: l.r0,
+      e0,
+      energyPerAtom: r.energy / n,
+      energyError: eErr,
+      siteEnergyError: r.siteEnergies ? siteErr : 'skipped: engine reports no site energies',
+      maxForce: fErr,
+      maxVirialPerAtom: wErr,
+      tolerances: TOL,
+    });
+  }
+  return makeResult('extensivity', pot, w.value, tol, w.detail, nCases);
+}
