@@ -7,6 +7,7 @@ import type { Command } from './command.ts';
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   // (commands are registered below as they are implemented)
+  check: { summary: 'Run the verification checks on the default potentials (or --potential name); table or --json', load: async () => (await import('./commands/check.ts')).command },
 };
 
 function help(): string {

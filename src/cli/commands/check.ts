@@ -1,0 +1,79 @@
+import { CHECKS, runChecks, type CheckResult } from '../../checks/index.ts';
+import { makePotential, potentialNames, POTENTIALS } from '../../potentials/defaults.ts';
+import type { SitePotential } from '../../potentials/types.ts';
+import type { LatticeName } from '../../lattice/lattice.ts';
+import { ParameterError } from '../../util/errors.ts';
+import { flagBool, flagNumber, flagString, parseArgs } from '../args.ts';
+import type { Command } from '../command.ts';
+
+/**
+ * `mlip-verify check`: every verification check of src/checks on the default potentials (or one). The checks take any
+ * SitePotential, so an `--engine` option only has to add another way to obtain the potential (see `targets`).
+ */
+interface Target {
+  readonly pot: SitePotential;
+  readonly lattice: LatticeName;
+}
+
+function targets(name: string | undefined): Target[] {
+  const names = name ? [name] : potentialNames();
+  return names.map((n) => {
+    if (!POTENTIALS[n]) throw new ParameterError(`unknown potential '${n}'; valid potentials: ${potentialNames().join(', ')}`);
+    return { pot: makePotential(n), lattice: POTENTIALS[n].lattice };
+  });
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toExponential(2) : String(x);
+}
+
+export function formatTable(results: readonly CheckResult[]): string {
+  const rows = results.map((r) => [
+    r.potential,
+    r.name,
+    r.status === 'skip' ? '-' : fmt(r.worst),
+    r.status === 'skip' ? '-' : fmt(r.tolerance),
+    r.status === 'skip' ? (r.skipped ?? 'SKIP') : r.passed ? 'PASS' : 'FAIL',
+    String(r.worstCase.seed),
+  ]);
+  const head = ['potential', 'check', 'worst', 'tolerance', 'result', 'seed'];
+  const width = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
+  const line = (cells: string[]) => cells.map((c, k) => c.padEnd(width[k])).join('  ').trimEnd();
+  return [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export const command: Command = {
+  name: 'check',
+  summary: 'run the verification checks (derivatives, symmetries, locality, smoothness, extensivity, precision)',
+  usage: [
+    'mlip-verify check [--potential name] [--seed n] [--cases k] [--only check1,check2] [--json]',
+    `  potentials: ${potentialNames().join(', ')} (default: all)`,
+    `  checks:     ${Object.keys(CHECKS).join(', ')}`,
+    '  exit status 1 if any check fails; the seed column replays the worst case with --seed <seed> --cases 1',
+  ].join('\n'),
+  async run(argv) {
+    const a = parseArgs(argv);
+    const seed = flagNumber(a, 'seed', 1)!;
+    if (!Number.isInteger(seed) || seed < 0) throw new ParameterError(`--seed must be a non-negative integer, got ${seed}`);
+    const cases = flagNumber(a, 'cases', 2)!;
+    if (!Number.isInteger(cases) || cases < 1) throw new ParameterError(`--cases must be a positive integer, got ${cases}`);
+    const only = flagString(a, 'only');
+    const names = only ? only.split(',') : Object.keys(CHECKS);
+    for (const n of names) {
+      if (!CHECKS[n]) throw new ParameterError(`unknown check '${n}'; valid checks: ${Object.keys(CHECKS).join(', ')}`);
+    }
+    const json = flagBool(a, 'json');
+    const results: CheckResult[] = [];
+    for (const t of targets(flagString(a, 'potential'))) {
+      results.push(...runChecks(t.pot, { seed, cases, lattice: t.lattice }, names));
+    }
+    const failed = results.filter((r) => r.status === 'fail').length;
+    if (json) console.log(JSON.stringify({ seed, cases, failed, results }, null, 2));
+    else {
+      console.log(formatTable(results));
+      console.log(`\n${results.length} checks, ${failed} failed, ${results.filter((r) => r.status === 'skip').length} skipped (seed ${seed})`);
+    }
+    return failed > 0 ? 1 : 0;
+  },
+};
+export default command;
