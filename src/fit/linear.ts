@@ -72,7 +72,8 @@ function resolveSpec(set: TrainingSet, b: LinearFitOptions['basis']): BasisSpec 
   const env = ref ? envelopeFromDescription(ref) : undefined;
   const cutoff = env?.cutoff ?? (typeof set.meta.cutoff === 'number' ? set.meta.cutoff : undefined);
   if (cutoff === undefined) throw new ParameterError('no basis cutoff: pass a BasisSpec (the training set records no reference cutoff)');
-  return defaultBasisSpec(level, { dim, cutoff, rin: env?.rin });
+  const rin = env?.rin ?? (typeof set.meta.rin === 'number' ? set.meta.rin : undefined);
+  return defaultBasisSpec(level, { dim, cutoff, rin });
 }
 
 /**

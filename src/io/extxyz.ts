@@ -26,6 +26,17 @@ import { ParseError } from '../util/errors.ts';
  */
 export const Z2D_PAD = 10;
 
+/**
+ * Cutoff geometry of the reference (rc and the smooth cutoff's inner radius), carried in the frames as `cutoff=` and
+ * `cutoff_rin=` so that a fit from the file can build a basis with the same cutoff envelope.
+ */
+function cutoffGeometry(meta: Record<string, unknown>): { cutoff: number; rin?: number } | undefined {
+  const pair = (meta.reference as Record<string, unknown> | undefined)?.pair as Record<string, unknown> | undefined;
+  if (pair && typeof pair.rc === 'number' && typeof pair.rin === 'number') return { cutoff: pair.rc, rin: pair.rin };
+  if (typeof meta.cutoff === 'number') return { cutoff: meta.cutoff, rin: typeof meta.rin === 'number' ? meta.rin : undefined };
+  return undefined;
+}
+
 function fmt(x: number): string {
   return Object.is(x, -0) ? '-0' : String(x);
 }
@@ -39,6 +50,7 @@ export function formatExtxyz(set: TrainingSet, opts: WriteOptions = {}): string 
   const species = opts.species ?? 'X';
   const out: string[] = [];
   const obs = set.observations.join('+');
+  const geo = cutoffGeometry(set.meta);
   for (const c of set.configs) {
     const s = c.structure;
     const dim = s.dim;
@@ -71,6 +83,7 @@ export function formatExtxyz(set: TrainingSet, opts: WriteOptions = {}): string 
     if (c.seed !== undefined) hdr.push(`seed=${fmt(c.seed)}`);
     if (c.forceConstants) hdr.push(`fc_atom=${c.forceConstants.atom}`);
     hdr.push(`observations=${obs}`);
+    if (geo) hdr.push(`cutoff=${fmt(geo.cutoff)}`, ...(geo.rin !== undefined ? [`cutoff_rin=${fmt(geo.rin)}`] : []));
     out.push(String(n), hdr.join(' '));
     for (let i = 0; i < n; i++) {
       const row: string[] = [species, ...pad3(s.positions, i).map(fmt)];
@@ -164,6 +177,8 @@ export function parseExtxyz(text: string, opts: ReadOptions = {}): TrainingSet {
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   const configs: TrainingConfig[] = [];
   let obsKey: string | undefined;
+  let cutoff: number | undefined;
+  let rin: number | undefined;
   let li = 0;
   while (li < lines.length) {
     const countLine = li + 1;
@@ -285,6 +300,8 @@ export function parseExtxyz(text: string, opts: ReadOptions = {}): TrainingSet {
       if (obsKey !== undefined && obsKey !== ok) throw new ParseError(`frames disagree on observations (${obsKey} vs ${ok})`, hl, file);
       obsKey = ok;
     }
+    if (h.has('cutoff')) cutoff = Math.max(cutoff ?? 0, num(h.get('cutoff'), 'cutoff', hl, file));
+    if (h.has('cutoff_rin')) rin = num(h.get('cutoff_rin'), 'cutoff_rin', hl, file);
     configs.push(cfg);
     li += 2 + n;
   }
@@ -300,7 +317,10 @@ export function parseExtxyz(text: string, opts: ReadOptions = {}): TrainingSet {
       if (configs.some((c) => c.forceConstants !== undefined)) observations.push('FC');
     }
   }
-  return { configs, observations, meta: { source: file ?? 'extxyz', frames: configs.length } };
+  const meta: Record<string, unknown> = { source: file ?? 'extxyz', frames: configs.length };
+  if (cutoff !== undefined) meta.cutoff = cutoff;
+  if (rin !== undefined) meta.rin = rin;
+  return { configs, observations, meta };
 }
 
 export function readExtxyz(path: string, opts: Omit<ReadOptions, 'file'> = {}): TrainingSet {
