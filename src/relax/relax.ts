@@ -1,0 +1,134 @@
+import type { Structure } from '../lattice/structure.ts';
+import type { SitePotential } from '../potentials/types.ts';
+import { ConvergenceError, ParameterError, requireParam } from '../util/errors.ts';
+import { Objective } from './objective.ts';
+import { estimateMu, LaplacianPrecon } from './precon.ts';
+import { runFire, runLbfgs, runNewtonKrylov, type StageOutcome, type StageSettings, type StageState } from './solvers.ts';
+import { SOLVER_NAMES, type RelaxOptions, type RelaxResult, type SolverName, type SolverStage } from './types.ts';
+
+export const DEFAULT_TOL = 1e-10;
+export const DEFAULT_SWITCH_TOL = 1e-6;
+
+/**
+ * Relax `structure` under `pot` with the atoms where free[i] === 0 held fixed (null: all free) until
+ * max_i |F_i| <= tol over free atoms. Returns only converged results: failure to converge, a NaN, or a diverging
+ * energy throws a ConvergenceError whose details carry the stage records (residual and energy histories).
+ *
+ * Solvers: 'precon-lbfgs' (L-BFGS + Wolfe line search + lattice-Laplacian preconditioner), 'lbfgs' (the same without
+ * preconditioner), 'newton-krylov' (inexact Newton with preconditioned CG on Hessian-vector products), 'fire', and
+ * 'auto' (default): precon-lbfgs down to switchTol (1e-6), then newton-krylov to tol. The hand-over is there because
+ * line searches lose the energy signal below ~1e-6 on large cells (the energy decrease of a step falls below the
+ * rounding noise of E), whereas Newton's quadratic convergence needs only a few steps from there.
+ */
+export function relax(
+  pot: SitePotential,
+  structure: Structure,
+  free: Uint8Array | null | undefined,
+  opts: RelaxOptions = {},
+): RelaxResult {
+  const t0 = performance.now();
+  const solver: SolverName = opts.solver ?? 'auto';
+  if (!SOLVER_NAMES.includes(solver)) {
+    throw new ParameterError(`unknown solver '${solver as string}'; valid solvers: ${SOLVER_NAMES.join(', ')}`);
+  }
+  const tol = opts.tol ?? DEFAULT_TOL;
+  requireParam('tol (max force tolerance)', tol, (v) => v > 0, '> 0');
+  const maxStep = opts.maxStep ?? 0.2;
+  requireParam('maxStep', maxStep, (v) => v > 0, '> 0');
+  const memory = opts.memory ?? 20;
+  requireParam('memory (L-BFGS)', memory, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
+  if (opts.maxIterations !== undefined) {
+    requireParam('maxIterations', opts.maxIterations, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+  }
+  const obj = new Objective(pot, structure, free ?? null, opts.neighbourCache);
+  const buildsBefore = obj.cache.builds;
+  const st: StageState = {
+    x: structure.positions.slice(),
+    g: new Float64Array(structure.positions.length),
+    energy: 0,
+  };
+  st.energy = obj.evaluate(st.x, st.g);
+  const deadline = opts.timeLimitSeconds !== undefined ? t0 + 1000 * opts.timeLimitSeconds : Infinity;
+  const settings = (defaultIter: number, stageTol: number): StageSettings => ({
+    tol: stageTol,
+    maxIterations: opts.maxIterations ?? defaultIter,
+    maxStep,
+    memory,
+    deadline,
+    history: opts.history ?? true,
+  });
+  const stages: SolverStage[] = [];
+  let precon: LaplacianPrecon | null = null;
+  const getPrecon = (): LaplacianPrecon | null => {
+    if (precon) return precon;
+    const s0 = obj.structure(st.x);
+    const nl = obj.cache.get(s0);
+    const P = new LaplacianPrecon(obj.dim, s0, nl, obj.free, opts.precon);
+    if (P.nFree === 0) return null;
+    if (opts.precon?.mu === undefined) P.mu = estimateMu(P, s0, (v) => obj.hessianVector(st.x, v));
+    precon = P;
+    return P;
+  };
+  const fail = (last: StageOutcome): never => {
+    const res = last.stage.residualHistory[last.stage.residualHistory.length - 1];
+    throw new ConvergenceError(
+      `${solver} relaxation did not converge: stage ${last.stage.solver} ended with '${last.stage.status}' after ` +
+        `${last.stage.iterations} iterations at max|F| = ${res} (tol ${tol})`,
+      {
+        solver,
+        tol,
+        status: last.stage.status,
+        maxForce: res,
+        stages,
+        residualHistory: stages.flatMap((s) => s.residualHistory),
+        energyHistory: stages.flatMap((s) => s.energyHistory ?? []),
+      },
+    );
+  };
+  let out: StageOutcome;
+  switch (solver) {
+    case 'fire':
+      out = runFire(obj, st, settings(100000, tol), opts.fire);
+      break;
+    case 'lbfgs':
+      out = runLbfgs(obj, st, settings(10000, tol), null);
+      break;
+    case 'precon-lbfgs':
+      out = runLbfgs(obj, st, settings(10000, tol), getPrecon());
+      break;
+    case 'newton-krylov':
+      out = runNewtonKrylov(obj, st, settings(500, tol), getPrecon());
+      break;
+    case 'auto': {
+      const sw = Math.max(tol, opts.switchTol ?? DEFAULT_SWITCH_TOL);
+      out = runLbfgs(obj, st, settings(10000, sw), getPrecon());
+      stages.push(out.stage);
+      // A stalled line search in the noise regime is expected and harmless: Newton takes over from there. A NaN, a
+      // time limit or the iteration limit is not.
+      const handover = out.converged || out.stage.status === 'line search failed';
+      if (!handover) fail(out);
+      if (out.converged && obj.maxForce(st.g) <= tol) break;
+      out = runNewtonKrylov(obj, st, settings(500, tol), getPrecon());
+      break;
+    }
+  }
+  if (stages[stages.length - 1] !== out.stage) stages.push(out.stage);
+  if (!out.converged) fail(out);
+  // Re-evaluate at the returned positions so energy, site energies and residual belong to exactly this state.
+  const energy = obj.evaluate(st.x, st.g);
+  const maxForce = obj.maxForce(st.g);
+  if (!(maxForce <= tol)) fail(out);
+  return {
+    structure: obj.structure(st.x),
+    energy,
+    siteEnergies: obj.lastSiteEnergies,
+    maxForce,
+    converged: true,
+    stages,
+    iterations: stages.reduce((s, x) => s + x.iterations, 0),
+    forceEvaluations: obj.forceEvaluations,
+    wallTimeSeconds: (performance.now() - t0) / 1000,
+    tol,
+    neighbourBuilds: obj.cache.builds - buildsBefore,
+  };
+}
