@@ -85,8 +85,12 @@ export function configRows(
   const n = atomCount(s);
   const K = ev.size;
   const w = { ...DEFAULT_KIND_WEIGHTS, ...weights };
-  const wc = cfg.weight;
-  if (!(wc >= 0) || !Number.isFinite(wc)) throw new ParameterError(`configuration weight must be finite and >= 0, got ${wc}`);
+  // The configuration weight is a multiplicity: it multiplies the configuration's squared residuals, so duplicating a
+  // configuration is exactly the same fit as doubling its weight. Row weights are therefore sqrt(weight) * w_kind.
+  if (!(cfg.weight >= 0) || !Number.isFinite(cfg.weight)) {
+    throw new ParameterError(`configuration weight must be finite and >= 0, got ${cfg.weight}`);
+  }
+  const wc = Math.sqrt(cfg.weight);
   const useE = kinds.includes('E') && cfg.energy !== undefined;
   const useF = kinds.includes('F') && cfg.forces !== undefined;
   const useV = kinds.includes('V') && cfg.virial !== undefined && s.cell !== null;

@@ -20,7 +20,8 @@ export interface TrainingConfig {
   virial?: Float64Array;
   /** Force constants of atom `fcAtom`: dim columns of the Hessian (each N*dim long), see potentials/evaluate.ts. */
   forceConstants?: { atom: number; columns: Float64Array[] };
-  /** Per-configuration weight (multiplies the per-kind weights). */
+  /** Per-configuration weight: multiplies this configuration's squared residuals (a multiplicity; row weights are
+   * sqrt(weight) times the per-kind weights, so duplicating a configuration equals doubling its weight). */
   weight: number;
   /** Seed of the random draw that made this configuration, if any. */
   seed?: number;
