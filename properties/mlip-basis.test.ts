@@ -170,7 +170,7 @@ describe('MLIP basis: invariances', () => {
             }
           };
           check(linMap(s, rotation(dim, rng)));
-          const refl = Array.from({ length: dim * dim }, (_, q) => (q % (dim + 1) === 0 ? 1 : 0));
+          const refl: number[] = Array.from({ length: dim * dim }, (_, q) => (q % (dim + 1) === 0 ? 1 : 0));
           refl[0] = -1;
           check(linMap(s, refl));
           const shift = Array.from({ length: dim }, () => 3 * rng.normal());

@@ -22,7 +22,8 @@ const configArb = fc.integer({ min: 2, max: 3 }).chain((dim) =>
   ),
 );
 
-function toConfig(r: fc.RecordValue<any>): TrainingConfig {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function toConfig(r: any): TrainingConfig {
   const c: TrainingConfig = {
     role: 'rattled',
     structure: { dim: r.dim, positions: Float64Array.from(r.pos), cell: r.cell ? Float64Array.from(r.cell) : null },
