@@ -94,6 +94,7 @@ export class MLIPKernel {
   private readonly hh: Float64Array; // harmonic Hessian * w (dim each)
   private readonly A: Float64Array;
   private readonly dA: Float64Array;
+  private readonly rlp: Float64Array;
   // per-site pair scratch
   private cap = 0;
   private pj = new Int32Array(0);
@@ -120,6 +121,7 @@ export class MLIPKernel {
     this.hg = new Float64Array(nh * 3);
     this.hh = new Float64Array(nh * 3);
     this.A = new Float64Array(this.nA);
+    this.rlp = new Float64Array(this.maxL + 1);
     this.dA = new Float64Array(this.nA);
   }
 
@@ -228,6 +230,12 @@ export class MLIPKernel {
     const hw = this.hw;
     const po = p * nA;
     const ir = 1 / r;
+    const rlp = this.rlp;
+    rlp[0] = 1;
+    for (let q = 1; q <= L; q++) rlp[q] = rlp[q - 1] * ir;
+    const hvA = this.hv;
+    const hgA = this.hg;
+    const hhA = this.hh;
     for (let al0 = 0; al0 < nA; al0++) {
       const n = an[al0];
       const h = ah[al0];
@@ -246,7 +254,7 @@ export class MLIPKernel {
         continue;
       }
       const l = al[al0];
-      const rl = r ** -l;
+      const rl = rlp[l];
       // g = R r^-l, g' = (R' - l R / r) r^-l, g'' = (R'' - 2 l R'/r + l(l+1) R / r^2) r^-l
       const G = g * rl;
       const G1 = (g1 - (l * g) * ir) * rl;
@@ -254,18 +262,18 @@ export class MLIPKernel {
       g = G;
       g1 = G1;
       g2 = G2;
-      const H = this.hv[h];
+      const H = hvA[h];
       phi[po + al0] = g * H;
       let gHw = 0;
       for (let a = 0; a < dim; a++) {
-        grad[go + a] = g1 * e[a] * H + g * this.hg[h * 3 + a];
-        if (withHess) gHw += this.hg[h * 3 + a] * w[a];
+        grad[go + a] = g1 * e[a] * H + g * hgA[h * 3 + a];
+        if (withHess) gHw += hgA[h * 3 + a] * w[a];
       }
       if (withHess) {
         const ce = (g2 - g1 * ir) * ew * H + g1 * gHw;
         const cw = g1 * ir * H;
         const cg = g1 * ew;
-        for (let a = 0; a < dim; a++) hw[go + a] = ce * e[a] + cw * w[a] + cg * this.hg[h * 3 + a] + g * this.hh[h * 3 + a];
+        for (let a = 0; a < dim; a++) hw[go + a] = ce * e[a] + cw * w[a] + cg * hgA[h * 3 + a] + g * hhA[h * 3 + a];
       }
     }
   }
