@@ -42,6 +42,8 @@ export interface FakeClientOptions {
   /** 'upper': fill only the upper triangle of the virial, like LAMMPS fix ipi; 'full' (default) like ASE. */
   virialLayout?: 'full' | 'upper';
   fault?: Fault;
+  /** Behave correctly for this many evaluations, then inject the fault (byte and header counts restart there). */
+  faultAfter?: number;
 }
 
 export interface FakeClientRun {
@@ -69,7 +71,15 @@ export function runFakeClient(o: FakeClientOptions, pot: SitePotential = makePot
   let init: string | null = null;
   let state: 'needinit' | 'ready' | 'havedata' = o.needInit ? 'needinit' : 'ready';
   let last: { energy: number; forces: Float64Array; virial: Float64Array; n: number } | null = null;
-  const fault = o.fault;
+  // The fault is armed after `faultAfter` clean evaluations; `fault` reads as undefined until then.
+  let fault: Fault | undefined = (o.faultAfter ?? 0) > 0 ? undefined : o.fault;
+  const arm = () => {
+    if (!fault && o.fault && evaluations >= (o.faultAfter ?? 0)) {
+      fault = o.fault;
+      written = 0;
+      headersSent = 0;
+    }
+  };
 
   let finish!: (v: { evaluations: number; gotExit: boolean; init: string | null }) => void;
   const done = new Promise<{ evaluations: number; gotExit: boolean; init: string | null }>((r) => (finish = r));
@@ -189,6 +199,7 @@ export function runFakeClient(o: FakeClientOptions, pot: SitePotential = makePot
         inbuf = inbuf.subarray(12);
         sendForces();
         state = 'ready';
+        arm();
       } else if (h === 'EXIT') {
         gotExit = true;
         dead = true;

@@ -7,7 +7,10 @@ import type { IpiAddress, IpiServerOptions } from './server.ts';
  * owns the sockets. Kept as plain data: errors cross as { kind, message, details } and are rebuilt as EngineError.
  */
 export interface LaunchSpec {
-  /** Executable and arguments of the client to start once the server listens (e.g. `lmp -in in.ipi`). */
+  /**
+   * Executable and arguments of the client to start once the server listens (e.g. `lmp -in in.ipi`). In the
+   * arguments, {host} and {port} (TCP) or {unix} (the socket path) are replaced by the address actually bound.
+   */
   command: string;
   args: string[];
   cwd?: string;

@@ -189,6 +189,11 @@ export class IpiServer {
   get isClosed(): boolean {
     return this.closed;
   }
+
+  /** Sockets currently open on this server (0 after close(): the tests' leak check). */
+  get openSocketCount(): number {
+    return this.openSockets.size;
+  }
 }
 
 function listenOn(server: Server, opts: { host?: string; port?: number; path?: string }): Promise<void> {

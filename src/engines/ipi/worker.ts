@@ -131,7 +131,14 @@ async function main(): Promise<void> {
   }
   if (init.launch) {
     try {
-      client = new Client(init.launch);
+      // The address is known only now (port 0 = any free port): substitute it into the client's arguments.
+      const a = server.address;
+      const sub = (x: string) =>
+        x
+          .replaceAll('{port}', a.kind === 'tcp' ? String(a.port) : '')
+          .replaceAll('{host}', a.kind === 'tcp' ? a.host : '')
+          .replaceAll('{unix}', a.kind === 'unix' ? a.path : '');
+      client = new Client({ ...init.launch, args: init.launch.args.map(sub) });
     } catch (e) {
       await server.close();
       reply({ op: 'listening', ok: false, error: { kind: 'spawn', message: `cannot start ${init.launch.command}: ${(e as Error).message}` } });
