@@ -1,0 +1,215 @@
+import { makeDomain, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
+import type { LatticeName } from '../lattice/lattice.ts';
+import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
+import { equilibriumLattice } from '../potentials/equilibrium.ts';
+import type { SitePotential } from '../potentials/types.ts';
+import { relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
+import type { SolverName } from '../relax/types.ts';
+import { ParameterError, requireParam } from '../util/errors.ts';
+import { defectNeighbourGraph, displacementErrors, formationEnergyError } from './errors.ts';
+import { combineVerdicts, fitRate } from './rate.ts';
+import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
+
+/**
+ * P1, domain truncation (THEORY.md section 3; Ehrlacher, Ortner & Shapeev 2016): relax a point defect in a clamped
+ * ball of radius R, or a periodic cell of side R, and compare with a reference relaxed in a much larger clamped ball.
+ * Predictions, all sharp rates (|p - p_pred| <= 0.25):
+ * - energy norm ||D(u_R - u)||: -d/2. The far field decays like |Du(x)| ~ |x|^{-d}, and the truncation error is the
+ *   energy of the field beyond R, (int_R^inf r^{-2d} r^{d-1} dr)^{1/2} ~ R^{-d/2}.
+ * - max norm max |u_R - u|: -(d-1). The error is the correction needed to bring u(x) ~ |x|^{1-d} to zero (ball) or
+ *   to periodic (cell) at distance R, of size R^{1-d}. In 2D this equals -d/2 (the calibration's -1.17), in 3D it is
+ *   -2, steeper than the energy norm. (This one is derived from the decay of u, not taken from EOS 2016.)
+ * - formation energy |E_f,R - E_f|: -d (EOS 2016; the energy error is quadratic in the geometry error).
+ */
+
+export interface DomainStudyOptions {
+  /** Potential name from POTENTIALS (ignored when `pot` is given). */
+  potential?: string;
+  /** Potential parameters (passed to the factory). */
+  params?: Record<string, number>;
+  /** A ready-made potential (programmatic use); `potentialName` then labels it. */
+  pot?: SitePotential;
+  /** Lattice; default the potential's own lattice. */
+  lattice?: LatticeName;
+  defect: DefectKind;
+  boundary: BoundaryKind;
+  /** Domain sizes R (ball radius or periodic side, in length units), a geometric sequence ideally. */
+  sizes: number[];
+  /** Reference ball radius (clamped ball, always); must exceed every size. */
+  refSize: number;
+  /** Second, smaller reference used to estimate the reference's own truncation error; default refSize / 2. */
+  checkRefSize?: number;
+  solver?: SolverName;
+  tol?: number;
+  maxIterations?: number;
+  /** Points with R below this are pre-asymptotic and dropped; default 2 x cutoff (defect core + interaction range). */
+  preAsymptoticRadius?: number;
+  /** Rate tolerance (default 0.25, THEORY.md section 4). */
+  tolerance?: number;
+  /** Called with a line of progress text (CLI: stderr). */
+  progress?: (msg: string) => void;
+}
+
+export const MEASURES = ['energyNorm', 'maxNorm', 'formationEnergy'] as const;
+
+/** Predicted P1 slopes in dimension d (see the module comment). */
+export function p1Predictions(d: number): Record<string, number> {
+  return { energyNorm: -d / 2, maxNorm: -(d - 1), formationEnergy: -d };
+}
+
+/** Linear size of a domain: the ball radius, or the periodic side actually built (whole cells: |a_1| x reps). */
+export function domainLength(dom: Domain): number {
+  if (dom.boundary === 'ball') return dom.size;
+  const d = dom.lattice.dim;
+  let len = 0;
+  for (let a = 0; a < d; a++) len += dom.lattice.cell[a] ** 2;
+  return dom.repetitions![0] * Math.sqrt(len);
+}
+
+export function domainStudy(o: DomainStudyOptions): StudyResult {
+  const t0 = performance.now();
+  const log = o.progress ?? (() => {});
+  const potName = o.potential ?? (o.pot ? o.pot.name : 'eam-2d');
+  const pot = o.pot ?? makePotential(potName, o.params);
+  const latticeName: LatticeName = o.lattice ?? POTENTIALS[potName]?.lattice ?? 'triangular';
+  if (!o.sizes.length) throw new ParameterError('domain study needs at least one size');
+  for (const R of o.sizes) requireParam('size', R, (v) => v > 0, '> 0');
+  const maxSize = Math.max(...o.sizes);
+  requireParam('refSize', o.refSize, (v) => v > maxSize, `> the largest size ${maxSize}`);
+  const checkRef = o.checkRefSize ?? o.refSize / 2;
+  requireParam('checkRefSize', checkRef, (v) => v > 0 && v < o.refSize, `> 0 and < refSize ${o.refSize}`);
+  const tol = o.tol ?? 1e-10;
+  const relaxOpts = { solver: o.solver ?? ('auto' as SolverName), tol, maxIterations: o.maxIterations };
+  const sizes = [...o.sizes].sort((a, b) => a - b);
+
+  const perfect = equilibriumLattice(pot, latticeName);
+  const lattice = perfect.lattice;
+  const d = lattice.dim;
+  const e0 = perfect.e0;
+  const graph = defectNeighbourGraph(lattice, o.defect);
+  const describeRelax = (r: DefectRelaxation) => ({
+    atoms: r.domain.keys.length,
+    freeAtoms: r.domain.free.reduce((s, f) => s + f, 0),
+    iterations: r.result.iterations,
+    forceEvaluations: r.result.forceEvaluations,
+    maxForce: r.result.maxForce,
+    formationEnergy: r.formationEnergyExact,
+    stages: r.result.stages.map((s) => `${s.solver}:${s.iterations}`).join('+'),
+    wallTimeSeconds: r.result.wallTimeSeconds,
+  });
+
+  log(`reference: ${o.defect} in a clamped ball R = ${o.refSize} (${lattice.name}, ${potName})`);
+  const ref = relaxDefect(pot, makeDomain(lattice, o.defect, 'ball', o.refSize, pot.cutoff), { ...relaxOpts, e0 });
+  log(`  ${ref.domain.keys.length} atoms, E_f = ${ref.formationEnergy}, ${ref.result.iterations} iterations`);
+  log(`reference check: clamped ball R = ${checkRef}`);
+  const ref2 = relaxDefect(pot, makeDomain(lattice, o.defect, 'ball', checkRef, pot.cutoff), { ...relaxOpts, e0 });
+  const refDiff = displacementErrors(ref2.field, ref.field, graph);
+  const refDiffs: Record<string, number> = {
+    energyNorm: refDiff.energyNorm,
+    maxNorm: refDiff.maxNorm,
+    formationEnergy: formationEnergyError(ref2.formationEnergyExact, ref.formationEnergyExact),
+  };
+
+  const points: StudyPoint[] = [];
+  for (const R of sizes) {
+    const dom = makeDomain(lattice, o.defect, o.boundary, R, pot.cutoff);
+    log(`${o.boundary} R = ${R}: ${dom.keys.length} atoms`);
+    const r = relaxDefect(pot, dom, { ...relaxOpts, e0 });
+    const e = displacementErrors(r.field, ref.field, graph);
+    points.push({
+      x: domainLength(dom),
+      errors: {
+        energyNorm: e.energyNorm,
+        maxNorm: e.maxNorm,
+        formationEnergy: formationEnergyError(r.formationEnergyExact, ref.formationEnergyExact),
+      },
+      info: { requestedSize: R, comparedSites: e.sites, ...describeRelax(r) },
+    });
+  }
+
+  const preR = o.preAsymptoticRadius ?? 2 * pot.cutoff;
+  const dropFirst = points.filter((p) => (p.info!.requestedSize as number) < preR).length;
+  const pred = p1Predictions(d);
+  const xs = points.map((p) => p.x);
+  const fits: RateFit[] = MEASURES.map((m) =>
+    fitRate(
+      xs,
+      points.map((p) => p.errors[m]),
+      { measure: m, predicted: pred[m], kind: 'sharp', tolerance: o.tolerance ?? 0.25, dropFirst },
+    ),
+  );
+
+  // Reference truncation: Richardson estimate of the large reference's own error from the two references,
+  // e(R_ref) ~ |ref(R_ref/2) - ref(R_ref)| / (2^{|p|} - 1) at the predicted rate p; it must be <= 1/3 of the smallest
+  // error used in the fit, else the measured errors could be the reference's and the study fails.
+  const ratio = o.refSize / checkRef;
+  const notes: string[] = [];
+  const referenceCheck: Record<string, unknown> = { refSize: o.refSize, checkRefSize: checkRef, measures: {} };
+  const verdicts: Verdict[] = fits.map((f) => f.verdict);
+  for (const f of fits) {
+    const m = f.measure;
+    const est = refDiffs[m] / (ratio ** Math.abs(pred[m]) - 1);
+    const used = points.filter((_, i) => !f.dropped.some((dp) => dp.index === i)).map((p) => p.errors[m]);
+    const smallest = used.length ? Math.min(...used) : NaN;
+    const ok = est <= smallest / 3;
+    (referenceCheck.measures as Record<string, unknown>)[m] = {
+      referenceDifference: refDiffs[m],
+      estimatedReferenceError: est,
+      smallestMeasuredError: smallest,
+      ok,
+    };
+    if (!ok) {
+      verdicts.push('fail');
+      notes.push(
+        `${m}: the reference's estimated truncation error ${est.toExponential(2)} is not below 1/3 of the smallest ` +
+          `measured error ${smallest.toExponential(2)}; use a larger --ref-size`,
+      );
+    }
+  }
+  const maxResidual = Math.max(ref.result.maxForce, ref2.result.maxForce, ...points.map((p) => p.info!.maxForce as number));
+  notes.push(
+    `all relaxations converged to max|F| <= ${tol} (largest residual ${maxResidual.toExponential(2)})`,
+    `reference truncation estimated from clamped balls R = ${checkRef} and ${o.refSize}`,
+  );
+  if (o.boundary === 'periodic') {
+    notes.push(
+      'periodic cells are compared with the ball reference on the sites of the cell (those both domains share), ' +
+        'after removing the mean translation of the difference; bonds across the periodic boundary are not counted',
+    );
+  } else {
+    notes.push('clamped balls are compared with the reference on all reference sites, u_R extended by 0 outside its ball');
+  }
+  return {
+    study: 'domain',
+    label: `${o.defect} ${o.boundary} ${lattice.name} ${potName}`,
+    dimension: d,
+    xLabel: o.boundary === 'ball' ? 'ball radius R' : 'periodic cell side R',
+    points,
+    fits,
+    verdict: combineVerdicts(verdicts),
+    dropRule:
+      `points with R < ${preR.toFixed(3)} (2 x cutoff ${pot.cutoff}: the defect core and its interaction range) are ` +
+      `pre-asymptotic (${dropFirst} dropped); non-positive errors cannot be fitted; no fit-accuracy floor applies`,
+    settings: {
+      lattice: lattice.name,
+      r0: lattice.r0,
+      e0,
+      potential: pot.describe(),
+      potentialName: potName,
+      defect: o.defect,
+      boundary: o.boundary,
+      sizes,
+      refSize: o.refSize,
+      reference: { ...describeRelax(ref), boundary: 'ball' },
+      referenceCheck,
+      solver: relaxOpts.solver,
+      tol,
+      maxIterations: o.maxIterations ?? null,
+      predictions: pred,
+      tolerance: o.tolerance ?? 0.25,
+    },
+    seeds: [],
+    wallTimeSeconds: (performance.now() - t0) / 1000,
+    notes,
+  };
+}
