@@ -84,7 +84,7 @@ describe('IpiPotential: a synchronous SitePotential over the socket', () => {
           const hv = eng.hessianVector(s, nl, v);
           const hvRef = hessianVector(ref, s, v);
           const err = relDiff(hv, hvRef);
-          console.log(`${name} ${boundary}: HVP central-difference relative error ${err.toExponential(2)}`);
+          console.log(`${name} ${boundary}: HVP finite-difference (Richardson) relative error ${err.toExponential(2)}`);
           expect(err).toBeLessThan(1e-6);
         }
         expect(eng.describe()).toMatchObject({ kind: 'ipi', siteEnergies: false });

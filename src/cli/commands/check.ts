@@ -5,6 +5,7 @@ import type { LatticeName } from '../../lattice/lattice.ts';
 import { ParameterError } from '../../util/errors.ts';
 import { flagBool, flagNumber, flagString, parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
+import { ENGINE_USAGE, engineTarget } from '../../engines/cli.ts';
 
 /**
  * `mlip-verify check`: every verification check of src/checks on the default potentials (or one). The checks take any
@@ -50,6 +51,7 @@ export const command: Command = {
     `  potentials: ${potentialNames().join(', ')} (default: all)`,
     `  checks:     ${Object.keys(CHECKS).join(', ')}`,
     '  exit status 1 if any check fails; the seed column replays the worst case with --seed <seed> --cases 1',
+    ENGINE_USAGE,
   ].join('\n'),
   async run(argv) {
     const a = parseArgs(argv);
@@ -64,6 +66,14 @@ export const command: Command = {
     }
     const json = flagBool(a, 'json');
     const results: CheckResult[] = [];
+    if (flagString(a, 'engine')) {
+      const t = engineTarget(a); // external engine (src/engines): same checks, its own lattice and r0
+      try {
+        results.push(...runChecks(t.pot, { seed, cases, lattice: t.lattice, r0: t.r0 }, names));
+      } finally {
+        await t.close();
+      }
+    } else
     for (const t of targets(flagString(a, 'potential'))) {
       results.push(...runChecks(t.pot, { seed, cases, lattice: t.lattice }, names));
     }
