@@ -134,6 +134,17 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
   const binAtoms = new Int32Array(n);
   const fill = binCount.slice(0, nbins);
   for (let i = 0; i < n; i++) binAtoms[fill[binOf[i]]++] = i;
+  // Wrapped positions in bin order, one array per component, for the contiguous inner loop.
+  const three = dim === 3;
+  const bx = new Float64Array(n);
+  const by = new Float64Array(n);
+  const bz = new Float64Array(three ? n : 0);
+  for (let p = 0; p < n; p++) {
+    const j = binAtoms[p];
+    bx[p] = wp[j * dim];
+    by[p] = wp[j * dim + 1];
+    if (three) bz[p] = wp[j * dim + 2];
+  }
 
   const offsets = new Int32Array(n + 1);
   const index = new GrowI32();
@@ -178,14 +189,20 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
             if (periodic) for (let k = 0; k < dim; k++) t += img[k] * cell![k * dim + a];
             sv[a] = t;
           }
+          const xi0 = wp[i * dim];
+          const xi1 = wp[i * dim + 1];
+          const xi2 = three ? wp[i * dim + 2] : 0;
+          const s0 = sv[0];
+          const s1 = sv[1];
+          const s2 = sv[2];
           for (let p = binCount[bin]; p < binCount[bin + 1]; p++) {
-            const j = binAtoms[p];
-            let r2 = 0;
-            for (let a = 0; a < dim; a++) {
-              const dxa = wp[j * dim + a] + sv[a] - wp[i * dim + a];
-              r2 += dxa * dxa;
-            }
+            // Same arithmetic as (x_j + s) - x_i per component, on bin-ordered copies (contiguous reads).
+            const dx0 = bx[p] + s0 - xi0;
+            const dx1 = by[p] + s1 - xi1;
+            const dx2 = three ? bz[p] + s2 - xi2 : 0;
+            const r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2;
             if (r2 > rc2) continue;
+            const j = binAtoms[p];
             if (j === i && (!periodic || (img[0] === 0 && img[1] === 0 && img[2] === 0))) continue;
             if (r2 < minDist * minDist) {
               throw new GeometryError(

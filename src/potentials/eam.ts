@@ -108,16 +108,65 @@ export class EAMPotential implements SitePotential {
     }
   }
 
+  /**
+   * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
+   * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
+   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. Same sums as
+   * before up to the order of addition (round-off).
+   */
   evaluate(s: Structure, nl: NeighbourList): EvalResult {
     this.checkList(s, nl);
     const { dim, positions: x } = s;
     const n = nl.n;
+    const { offsets, index, shift } = nl;
+    const rc = this.cutoff;
+    const rc2 = rc * rc;
+    const t = this.t;
+    const pair = this.pair;
+    const dens = this.density;
+    this.scratch(index.length);
+    const rB = this.rBuf;
+    const aB = this.aBuf;
+    const bB = this.bBuf;
     const siteE = new Float64Array(n);
     const rho = new Float64Array(n);
-    this.pass1(s, nl, siteE, rho);
+    const three = dim === 3;
+    // Pass 1: each unordered pair once; aB = phi'/2, bB = psi' stored at the (i < j) entry; rB = 0 marks "skip".
+    for (let i = 0; i < n; i++) {
+      const xi = i * dim;
+      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+        const j = index[p];
+        rB[p] = 0;
+        if (j < i) continue;
+        const xj = j * dim;
+        const ps = p * dim;
+        // Unrolled for dim 2 and 3 (dz = 0 in 2D): no inner loop in the hot path.
+        const dx = x[xj] + shift[ps] - x[xi];
+        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        const r2 = dx * dx + dy * dy + dz * dz;
+        if (r2 >= rc2) continue;
+        const r = Math.sqrt(r2);
+        rB[p] = r;
+        pair.eval(r, t);
+        const half = 0.5 * t[0];
+        aB[p] = 0.5 * t[1];
+        siteE[i] += half;
+        let psi = 0;
+        if (dens) {
+          dens.eval(r, t);
+          psi = t[0];
+          bB[p] = t[1];
+          rho[i] += psi;
+        } else bB[p] = 0;
+        if (j !== i) {
+          siteE[j] += half;
+          rho[j] += psi;
+        }
+      }
+    }
     const Fp = new Float64Array(n);
     if (this.embedding) {
-      const t = this.t;
       for (let i = 0; i < n; i++) {
         this.embedding.eval(rho[i], t, i);
         siteE[i] += t[0];
@@ -125,28 +174,45 @@ export class EAMPotential implements SitePotential {
       }
     }
     const forces = new Float64Array(n * dim);
-    const virial = new Float64Array(dim * dim);
-    const { offsets, index, shift } = nl;
-    const rB = this.rBuf;
-    const aB = this.aBuf;
-    const bB = this.bBuf;
-    const d = new Float64Array(3);
+    let wxx = 0;
+    let wxy = 0;
+    let wxz = 0;
+    let wyy = 0;
+    let wyz = 0;
+    let wzz = 0;
     for (let i = 0; i < n; i++) {
       const fpi = Fp[i];
+      const xi = i * dim;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         const r = rB[p];
-        if (r >= this.cutoff) continue;
+        if (r === 0) continue;
         const j = index[p];
-        const c = (aB[p] + fpi * bB[p]) / r;
-        for (let a = 0; a < dim; a++) {
-          d[a] = x[j * dim + a] + shift[p * dim + a] - x[i * dim + a];
-          const g = c * d[a];
-          forces[i * dim + a] += g;
-          forces[j * dim + a] -= g;
+        const xj = j * dim;
+        const ps = p * dim;
+        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'); one-sided for j = i.
+        const c = j === i ? (aB[p] + fpi * bB[p]) / r : (2 * aB[p] + (fpi + Fp[j]) * bB[p]) / r;
+        const dx = x[xj] + shift[ps] - x[xi];
+        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
+        forces[xi] += c * dx;
+        forces[xj] -= c * dx;
+        forces[xi + 1] += c * dy;
+        forces[xj + 1] -= c * dy;
+        wxx -= c * dx * dx;
+        wxy -= c * dx * dy;
+        wyy -= c * dy * dy;
+        if (three) {
+          const dz = x[xj + 2] + shift[ps + 2] - x[xi + 2];
+          forces[xi + 2] += c * dz;
+          forces[xj + 2] -= c * dz;
+          wxz -= c * dx * dz;
+          wyz -= c * dy * dz;
+          wzz -= c * dz * dz;
         }
-        for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) virial[a * dim + b] -= c * d[a] * d[b];
       }
     }
+    const virial = three
+      ? Float64Array.of(wxx, wxy, wxz, wxy, wyy, wyz, wxz, wyz, wzz)
+      : Float64Array.of(wxx, wxy, wxy, wyy);
     const acc = new NeumaierSum();
     for (let i = 0; i < n; i++) acc.add(siteE[i]);
     return { energy: acc.value, siteEnergies: siteE, forces, virial };
