@@ -118,7 +118,7 @@ describe('IpiPotential: a synchronous SitePotential over the socket', () => {
     const s = testStructure('morse-2d', 'periodic', 3, 0.05);
     const cases: { fault?: Fault; faultAfter?: number; expect: string; command?: string; args?: string[]; responseTimeoutMs?: number }[] = [
       { fault: { kind: 'disconnect', byte: 30 }, faultAfter: 1, expect: 'client-exited' },
-      { fault: { kind: 'stall', header: 1 }, expect: 'timeout', responseTimeoutMs: 300 },
+      { fault: { kind: 'stall', header: 1 }, expect: 'timeout', responseTimeoutMs: 1000 },
       { fault: { kind: 'nan', what: 'force', index: 5, value: 'nan' }, expect: 'non-finite' },
       { fault: { kind: 'wrong-natoms', delta: 1 }, expect: 'bad-size' },
       { command: process.execPath, args: ['-e', 'process.exit(7)'], expect: 'client-exited' },

@@ -68,7 +68,7 @@ describe('i-PI protocol faults always end in a typed EngineError, never hang, ne
     await fc.assert(
       fc.asyncProperty(faultArb(n), fc.boolean(), fc.integer({ min: 0, max: 2 }), async (f, unix, okBefore) => {
         const server = await IpiServer.listen(
-          unix ? { unixPath: join(sockets.dir, `f${Math.random().toString(36).slice(2, 10)}`), responseTimeoutMs: 150 } : { responseTimeoutMs: 150 },
+          unix ? { unixPath: join(sockets.dir, `f${Math.random().toString(36).slice(2, 10)}`), responseTimeoutMs: 1000 } : { responseTimeoutMs: 1000 },
         );
         const a = server.address;
         const client = runFakeClient({
@@ -85,8 +85,8 @@ describe('i-PI protocol faults always end in a typed EngineError, never hang, ne
           const conn = await within(server.accept(2000), 4000, 'accept');
           const e = embed(s, units, { cutoff: pot.cutoff });
           // okBefore clean evaluations, then the faulty one: faults strike mid-run as well as at the start.
-          for (let k = 0; k < okBefore; k++) await within(conn.compute(e.frame), 4000, 'clean compute');
-          await within(conn.compute(e.frame), 4000, 'compute under fault');
+          for (let k = 0; k < okBefore; k++) await within(conn.compute(e.frame), 8000, 'clean compute');
+          await within(conn.compute(e.frame), 8000, 'compute under fault');
         } catch (e) {
           err = e;
         } finally {
@@ -110,7 +110,7 @@ describe('i-PI protocol faults always end in a typed EngineError, never hang, ne
   });
 
   test('a fault ends the connection: later computes throw EngineError(closed), no socket traffic', async () => {
-    const server = await IpiServer.listen({ responseTimeoutMs: 200 });
+    const server = await IpiServer.listen({ responseTimeoutMs: 2000 });
     const a = server.address as { host: string; port: number };
     const client = runFakeClient({ address: a, potential: 'morse-2d', bohr: 1, hartree: 1, dim: 2, fault: { kind: 'nan', what: 'energy', index: 0, value: 'nan' } });
     const s = testStructure('morse-2d', 'periodic', 2, 0);
