@@ -18,7 +18,7 @@ import { nestedDissection, SparseCholesky, symFromTriplets, symMatVec, type SymC
  * spoils the long-wavelength modes that make large cells slow in the first place.
  */
 export interface PreconOptions {
-  /** Nearest-neighbour distance; default: the smallest pair distance in the start configuration. */
+  /** Nearest-neighbour distance; default: the median nearest-neighbour distance of the start configuration. */
   rNN?: number;
   /** Bonds shorter than rCut enter L; default 1.5 rNN (nearest neighbours of close-packed lattices). */
   rCut?: number;
@@ -136,11 +136,17 @@ export class LaplacianPrecon {
   }
 }
 
-/** Smallest pair distance in the neighbour list (the nearest-neighbour distance of a near-lattice configuration). */
+/**
+ * Typical nearest-neighbour distance: the median over atoms of each atom's nearest-neighbour distance. Not the
+ * global minimum: an interstitial sits ~0.58 r0 from its neighbours, and a cutoff of 1.5 x that would drop every
+ * lattice bond from L (observed: 20x more iterations than plain L-BFGS before this was the median).
+ */
 export function smallestPairDistance(s: Structure, nl: NeighbourList): number {
   const { dim, positions: x } = s;
-  let best = Infinity;
+  const near = new Float64Array(nl.n);
+  let m = 0;
   for (let i = 0; i < nl.n; i++) {
+    let best = Infinity;
     for (let p = nl.offsets[i]; p < nl.offsets[i + 1]; p++) {
       const j = nl.index[p];
       let r2 = 0;
@@ -150,8 +156,10 @@ export function smallestPairDistance(s: Structure, nl: NeighbourList): number {
       }
       if (r2 < best) best = r2;
     }
+    if (best < Infinity) near[m++] = Math.sqrt(best);
   }
-  return Math.sqrt(best);
+  const v = near.subarray(0, m).sort();
+  return m ? v[m >> 1] : NaN;
 }
 
 /**
