@@ -117,9 +117,16 @@ export class LaplacianPrecon {
     for (let c = 0; c < dim; c++) {
       for (let i = 0; i < n; i++) if (freeIndex[i] >= 0) tmp[freeIndex[i]] = g[i * dim + c];
       this.factor.solveStrided(tmp, tmp);
-      for (let i = 0; i < n; i++) z[i * dim + c] = freeIndex[i] >= 0 ? tmp[freeIndex[i]] * inv : 0;
+      // With every atom free the energy is translation invariant and P is nearly singular on the translations
+      // (eigenvalue cStab): remove the mean so that rounding in the solve cannot feed a huge rigid translation into
+      // the search direction (it stalled Newton-Krylov's CG in small periodic cells before this projection).
+      let mean = 0;
+      if (nFree === n) {
+        for (let k = 0; k < nFree; k++) mean += tmp[k];
+        mean /= nFree;
+      }
+      for (let i = 0; i < n; i++) z[i * dim + c] = freeIndex[i] >= 0 ? (tmp[freeIndex[i]] - mean) * inv : 0;
     }
-    void nFree;
   }
 
   /** y = P v on the flat atom vector (clamped components of y are zero). */

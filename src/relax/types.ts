@@ -25,7 +25,7 @@ export interface RelaxOptions {
   timeLimitSeconds?: number;
   /** Neighbour-list cache to reuse (default: a fresh one with skin 0.3 * cutoff). */
   neighbourCache?: NeighbourCache;
-  /** FIRE parameters (defaults as ASE: dt 0.1, dtMax 1.0). */
+  /** FIRE time steps (default: dt 0.1 / omega_max, dtMax 1 / omega_max; see runFire). */
   fire?: { dt?: number; dtMax?: number };
 }
 
