@@ -22,6 +22,10 @@ export class EAMPotential implements SitePotential {
   private rBuf = new Float64Array(0);
   private aBuf = new Float64Array(0);
   private bBuf = new Float64Array(0);
+  /** Compact per-unordered-pair scratch of evaluate(): atoms i < j (or i = j) and the pair vector (3 slots). */
+  private pI = new Int32Array(0);
+  private pJ = new Int32Array(0);
+  private dBuf = new Float64Array(0);
   private readonly t = new Float64Array(3);
 
   constructor(
@@ -52,6 +56,9 @@ export class EAMPotential implements SitePotential {
       this.rBuf = new Float64Array(cap);
       this.aBuf = new Float64Array(cap);
       this.bBuf = new Float64Array(cap);
+      this.pI = new Int32Array(cap);
+      this.pJ = new Int32Array(cap);
+      this.dBuf = new Float64Array(3 * cap);
     }
   }
 
@@ -111,8 +118,9 @@ export class EAMPotential implements SitePotential {
   /**
    * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
    * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
-   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. Same sums as
-   * before up to the order of addition (round-off).
+   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. The accepted
+   * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
+   * per-ordered-pair loop up to the order of addition (round-off).
    */
   evaluate(s: Structure, nl: NeighbourList): EvalResult {
     this.checkList(s, nl);
@@ -131,12 +139,15 @@ export class EAMPotential implements SitePotential {
     const siteE = new Float64Array(n);
     const rho = new Float64Array(n);
     const three = dim === 3;
-    // Pass 1: each unordered pair once; aB = phi'/2, bB = psi' stored at the (i < j) entry; rB = 0 marks "skip".
+    // Pass 1: each unordered pair once, stored compactly (k-th pair: atoms pI/pJ, vector dBuf, r, phi'/2, psi').
+    const pI = this.pI;
+    const pJ = this.pJ;
+    const dB = this.dBuf;
+    let np = 0;
     for (let i = 0; i < n; i++) {
       const xi = i * dim;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         const j = index[p];
-        rB[p] = 0;
         if (j < i) continue;
         const xj = j * dim;
         const ps = p * dim;
@@ -147,22 +158,28 @@ export class EAMPotential implements SitePotential {
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         const r = Math.sqrt(r2);
-        rB[p] = r;
+        pI[np] = i;
+        pJ[np] = j;
+        dB[3 * np] = dx;
+        dB[3 * np + 1] = dy;
+        dB[3 * np + 2] = dz;
+        rB[np] = r;
         pair.eval(r, t);
         const half = 0.5 * t[0];
-        aB[p] = 0.5 * t[1];
+        aB[np] = 0.5 * t[1];
         siteE[i] += half;
         let psi = 0;
         if (dens) {
           dens.eval(r, t);
           psi = t[0];
-          bB[p] = t[1];
+          bB[np] = t[1];
           rho[i] += psi;
-        } else bB[p] = 0;
+        } else bB[np] = 0;
         if (j !== i) {
           siteE[j] += half;
           rho[j] += psi;
         }
+        np++;
       }
     }
     const Fp = new Float64Array(n);
@@ -180,34 +197,30 @@ export class EAMPotential implements SitePotential {
     let wyy = 0;
     let wyz = 0;
     let wzz = 0;
-    for (let i = 0; i < n; i++) {
-      const fpi = Fp[i];
+    for (let k = 0; k < np; k++) {
+      const i = pI[k];
+      const j = pJ[k];
+      const r = rB[k];
+      // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'); one-sided for j = i.
+      const c = j === i ? (aB[k] + Fp[i] * bB[k]) / r : (2 * aB[k] + (Fp[i] + Fp[j]) * bB[k]) / r;
       const xi = i * dim;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-        const r = rB[p];
-        if (r === 0) continue;
-        const j = index[p];
-        const xj = j * dim;
-        const ps = p * dim;
-        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'); one-sided for j = i.
-        const c = j === i ? (aB[p] + fpi * bB[p]) / r : (2 * aB[p] + (fpi + Fp[j]) * bB[p]) / r;
-        const dx = x[xj] + shift[ps] - x[xi];
-        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
-        forces[xi] += c * dx;
-        forces[xj] -= c * dx;
-        forces[xi + 1] += c * dy;
-        forces[xj + 1] -= c * dy;
-        wxx -= c * dx * dx;
-        wxy -= c * dx * dy;
-        wyy -= c * dy * dy;
-        if (three) {
-          const dz = x[xj + 2] + shift[ps + 2] - x[xi + 2];
-          forces[xi + 2] += c * dz;
-          forces[xj + 2] -= c * dz;
-          wxz -= c * dx * dz;
-          wyz -= c * dy * dz;
-          wzz -= c * dz * dz;
-        }
+      const xj = j * dim;
+      const dx = dB[3 * k];
+      const dy = dB[3 * k + 1];
+      forces[xi] += c * dx;
+      forces[xj] -= c * dx;
+      forces[xi + 1] += c * dy;
+      forces[xj + 1] -= c * dy;
+      wxx -= c * dx * dx;
+      wxy -= c * dx * dy;
+      wyy -= c * dy * dy;
+      if (three) {
+        const dz = dB[3 * k + 2];
+        forces[xi + 2] += c * dz;
+        forces[xj + 2] -= c * dz;
+        wxz -= c * dx * dz;
+        wyz -= c * dy * dz;
+        wzz -= c * dz * dz;
       }
     }
     const virial = three
