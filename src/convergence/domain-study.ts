@@ -139,16 +139,22 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     ),
   );
 
-  // Reference truncation: Richardson estimate of the large reference's own error from the two references,
-  // e(R_ref) ~ |ref(R_ref/2) - ref(R_ref)| / (2^{|p|} - 1) at the predicted rate p; it must be <= 1/3 of the smallest
-  // error used in the fit, else the measured errors could be the reference's and the study fails.
+  // Reference truncation: Richardson estimate of the large reference's own error e(R_ref) from the difference of the
+  // two references at the predicted rate p; it must be <= 1/3 of the smallest error used in the fit, else the
+  // measured errors could be the reference's and the study fails.
   const ratio = o.refSize / checkRef;
   const notes: string[] = [];
   const referenceCheck: Record<string, unknown> = { refSize: o.refSize, checkRefSize: checkRef, measures: {} };
   const verdicts: Verdict[] = fits.map((f) => f.verdict);
   for (const f of fits) {
     const m = f.measure;
-    const est = refDiffs[m] / (ratio ** Math.abs(pred[m]) - 1);
+    // Energy norm: the clamped ball is (to leading, linear order) the Galerkin projection in the energy norm, so
+    // errors are orthogonal, diff^2 = e(R/2)^2 - e(R)^2 and e(R) = diff / sqrt(ratio^{2|p|} - 1). The max norm and
+    // E_f have no orthogonality: the errors are taken as aligned, e(R) = diff / (ratio^{|p|} - 1).
+    const est =
+      m === 'energyNorm'
+        ? refDiffs[m] / Math.sqrt(ratio ** (2 * Math.abs(pred[m])) - 1)
+        : refDiffs[m] / (ratio ** Math.abs(pred[m]) - 1);
     const used = points.filter((_, i) => !f.dropped.some((dp) => dp.index === i)).map((p) => p.errors[m]);
     const smallest = used.length ? Math.min(...used) : NaN;
     const ok = est <= smallest / 3;

@@ -1,0 +1,57 @@
+/**
+ * P1 (THEORY.md section 3): the domain-truncation error of a relaxed point defect decays at the predicted sharp rates
+ * — energy norm -d/2, max norm -(d-1) (= -1 in 2D), formation energy -d — within 0.25, for generated cases:
+ * potential parameters in a physical range, defect (vacancy, interstitial), boundary (clamped ball, periodic cell),
+ * 2D. Sizes are small (3 points over a factor 2, reference ball R = 48) so that the property runs in well under a
+ * minute; the CLI study (`mlip-verify study domain`) runs the long sequences. The study's own reference check (the
+ * reference's estimated truncation error <= 1/3 of the smallest measured error) is part of the verdict.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { domainStudy } from '../src/convergence/domain-study.ts';
+import { makePotential } from '../src/potentials/defaults.ts';
+
+describe('P1: domain truncation rates (generated 2D cases)', () => {
+  it('slopes within 0.25 of -1 (energy norm), -1 (max norm), -2 (formation energy)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.record({
+            kind: fc.constant('eam-2d'),
+            D: fc.double({ min: 0.4, max: 0.6, noNaN: true }),
+            alpha: fc.double({ min: 2.6, max: 3.4, noNaN: true }),
+            C: fc.double({ min: 0.03, max: 0.07, noNaN: true }),
+          }),
+          fc.record({
+            kind: fc.constant('morse-2d'),
+            D: fc.double({ min: 0.7, max: 1.3, noNaN: true }),
+            alpha: fc.double({ min: 3.5, max: 4.5, noNaN: true }),
+          }),
+        ),
+        fc.constantFrom('vacancy' as const, 'interstitial' as const),
+        fc.constantFrom('ball' as const, 'periodic' as const),
+        (p, defect, boundary) => {
+          const { kind, ...params } = p;
+          const r = domainStudy({
+            pot: makePotential(kind, params),
+            potential: kind,
+            defect,
+            boundary,
+            // Periodic cells need width >= 2 x cutoff (side >= ~6.3 here); balls can start smaller.
+            sizes: boundary === 'ball' ? [6, 8.5, 12] : [7, 10, 14],
+            refSize: 48,
+            tol: 1e-10,
+          });
+          const label = `${kind} ${JSON.stringify(params)} ${defect} ${boundary}: ` +
+            r.fits.map((f) => `${f.measure} ${f.slope.toFixed(3)}`).join(', ') + `; ${(r.notes ?? []).join('; ')}`;
+          for (const f of r.fits) {
+            expect(f.pointsUsed, label).toBe(3);
+            expect(Math.abs(f.slope - f.predicted), `${f.measure}: ${label}`).toBeLessThanOrEqual(0.25);
+          }
+          expect(r.verdict, label).toBe('pass');
+        },
+      ),
+      { numRuns: 3, seed: 31337 },
+    );
+  });
+});
