@@ -51,7 +51,7 @@ describe('P1: domain truncation rates (generated 2D cases)', () => {
           expect(r.verdict, label).toBe('pass');
         },
       ),
-      { numRuns: 3, seed: 31337 },
+      { numRuns: 3, seed: 31337, endOnFailure: true },
     );
   });
 });
