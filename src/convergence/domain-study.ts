@@ -1,13 +1,14 @@
-import { makeDomain, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
-import type { LatticeName } from '../lattice/lattice.ts';
+import { BOUNDARY_KINDS, DEFECT_KINDS, makeDomain, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
+import { LATTICE_NAMES, type LatticeName } from '../lattice/lattice.ts';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
-import type { SolverName } from '../relax/types.ts';
+import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { ParameterError, requireParam } from '../util/errors.ts';
 import { defectNeighbourGraph, displacementErrors, formationEnergyError } from './errors.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
+import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 
 /**
@@ -223,3 +224,38 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     notes,
   };
 }
+
+/** Registry entry (see registry.ts): the P1 study driven by a configuration object. */
+export const definition: StudyDefinition = {
+  name: 'domain',
+  predictions: 'P1',
+  summary: 'defect relaxed in a clamped ball / periodic cell of size R vs a much larger reference: slopes -d/2, -(d-1), -d',
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      potential: { enum: Object.keys(POTENTIALS) },
+      params: { type: 'object', additionalProperties: { type: 'number' } },
+      lattice: { enum: [...LATTICE_NAMES] },
+      defect: { enum: DEFECT_KINDS.filter((k) => k !== 'none') },
+      boundary: { enum: [...BOUNDARY_KINDS] },
+      sizes: { type: 'array', minItems: 3, items: { type: 'number', exclusiveMinimum: 0 } },
+      refSize: { type: 'number', exclusiveMinimum: 0 },
+      checkRefSize: { type: 'number', exclusiveMinimum: 0 },
+      solver: { enum: [...SOLVER_NAMES] },
+      tol: { type: 'number', exclusiveMinimum: 0, maximum: 1e-3 },
+      maxIterations: { type: 'integer', minimum: 1 },
+      preAsymptoticRadius: { type: 'number', minimum: 0 },
+      tolerance: { type: 'number', exclusiveMinimum: 0 },
+    },
+  },
+  defaults(mode: StudyMode) {
+    const base = { potential: 'eam-2d', defect: 'vacancy', boundary: 'ball', solver: 'auto', tol: 1e-10 };
+    if (mode === 'quick') return { ...base, sizes: [6, 8, 11, 16], refSize: 64 };
+    if (mode === 'thorough') return { ...base, sizes: [8, 11, 16, 23, 32, 45], refSize: 180 };
+    return { ...base, sizes: [8, 11, 16, 23, 32], refSize: 128 };
+  },
+  async run(options, ctx: StudyContext) {
+    return [domainStudy({ ...(options as unknown as DomainStudyOptions), progress: ctx.progress })];
+  },
+};
