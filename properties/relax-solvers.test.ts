@@ -23,12 +23,15 @@ interface Case {
   label: string;
 }
 
-/** Potential parameters in a physical range around the defaults (stable triangular crystal, reduced units). */
+/** Potential parameters in a physical range around the defaults (stable triangular crystal, reduced units). For
+ * eam-2d, alpha in [3.6, 4.4]: below about 3 the symmetric vacancy is a saddle, and up to about 3.4 it is soft (negative curvature proven by the Lanczos Rayleigh
+ * quotient, properties/relax-stability.test.ts) and rattled starts fall into different reconstructed minima, which is
+ * outside the theory's hypothesis of a strongly stable defect. */
 const arbPotential = fc.oneof(
   fc.record({
     kind: fc.constant('eam-2d' as const),
     D: fc.double({ min: 0.4, max: 0.6, noNaN: true }),
-    alpha: fc.double({ min: 2.6, max: 3.4, noNaN: true }),
+    alpha: fc.double({ min: 3.6, max: 4.4, noNaN: true }),
     C: fc.double({ min: 0.03, max: 0.07, noNaN: true }),
   }),
   fc.record({

@@ -4,6 +4,7 @@ import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
+import { lowestEigenvalue, type StabilityResult } from '../relax/stability.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { ParameterError, requireParam } from '../util/errors.ts';
 import { defectNeighbourGraph, displacementErrors, formationEnergyError } from './errors.ts';
@@ -112,10 +113,15 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   };
 
   const points: StudyPoint[] = [];
+  const stability: Array<{ size: number } & StabilityResult> = [];
   for (const R of sizes) {
     const dom = makeDomain(lattice, o.defect, o.boundary, R, pot.cutoff);
     log(`${o.boundary} R = ${R}: ${dom.keys.length} atoms`);
     const r = relaxDefect(pot, dom, { ...relaxOpts, e0 });
+    // Zero force is not enough: the theory's hypothesis is a strongly stable minimum (a symmetric start can end on a
+    // saddle). The lowest curvature of each measured domain is recorded; a negative one fails the study.
+    const st = lowestEigenvalue(pot, r.result.structure, dom.free, { seed: 1 });
+    stability.push({ size: R, ...st });
     const e = displacementErrors(r.field, ref.field, graph);
     points.push({
       x: domainLength(dom),
@@ -124,7 +130,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
         maxNorm: e.maxNorm,
         formationEnergy: formationEnergyError(r.formationEnergyExact, ref.formationEnergyExact),
       },
-      info: { requestedSize: R, comparedSites: e.sites, ...describeRelax(r) },
+      info: { requestedSize: R, comparedSites: e.sites, ...describeRelax(r), lowestCurvature: st.rayleigh },
     });
   }
 
@@ -177,6 +183,21 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       );
     }
   }
+  const unstable = stability.filter((x) => x.verdict === 'unstable');
+  if (unstable.length) {
+    verdicts.push('fail');
+    notes.push(
+      `the relaxed ${o.defect} is not a strongly stable minimum (THEORY.md section 1), so P1 does not apply: lowest ` +
+        `curvature (Rayleigh quotient of a Lanczos vector, a proof of a negative eigenvalue) ` +
+        unstable.map((x) => `${x.rayleigh.toExponential(2)} at R = ${x.size}`).join(', ') +
+        '; the solver stopped on a saddle (e.g. a symmetric start) and a lower, reconstructed minimum exists',
+    );
+  } else {
+    notes.push(
+      `every measured configuration has positive lowest curvature (Lanczos, ${stability[0]?.iterations ?? 0} steps; ` +
+        `smallest ${Math.min(...stability.map((x) => x.rayleigh)).toExponential(2)}): evidence of a strongly stable minimum`,
+    );
+  }
   const maxResidual = Math.max(ref.result.maxForce, ref2.result.maxForce, ...points.map((p) => p.info!.maxForce as number));
   notes.push(
     `all relaxations converged to max|F| <= ${tol} (largest residual ${maxResidual.toExponential(2)})`,
@@ -213,13 +234,14 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       refSize: o.refSize,
       reference: { ...describeRelax(ref), boundary: 'ball' },
       referenceCheck,
+      stability: stability.map((x) => ({ size: x.size, lowestCurvature: x.rayleigh, residual: x.residual, verdict: x.verdict, lanczosSteps: x.iterations, seed: x.seed })),
       solver: relaxOpts.solver,
       tol,
       maxIterations: o.maxIterations ?? null,
       predictions: pred,
       tolerance: o.tolerance ?? 0.25,
     },
-    seeds: [],
+    seeds: [1], // the Lanczos start vector of the stability check (the relaxations are deterministic)
     wallTimeSeconds: (performance.now() - t0) / 1000,
     notes,
   };

@@ -27,7 +27,7 @@ export const POTENTIALS: Record<string, PotentialFactory> = {
     create: (p) =>
       new EAMPotential(
         'eam-2d',
-        new MorseRadial(num(p, 'D', 0.5), num(p, 'alpha', 3), num(p, 'r0', 1), num(p, 'rin', 1.9), num(p, 'rc', 2.5)),
+        new MorseRadial(num(p, 'D', 0.5), num(p, 'alpha', 4), num(p, 'r0', 1), num(p, 'rin', 1.9), num(p, 'rc', 2.5)),
         new ExpDensity(num(p, 'beta', 3), num(p, 'r0', 1), num(p, 'rin', 1.9), num(p, 'rc', 2.5)),
         new QuadraticEmbedding(num(p, 'C', 0.05), num(p, 'rho1', 10)),
       ),
