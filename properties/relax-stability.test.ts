@@ -35,7 +35,7 @@ function denseLowest(pot: ReturnType<typeof makePotential>, s: Parameters<typeof
 }
 
 describe('stability check (Lanczos lowest curvature)', () => {
-  it('matches the dense Hessian's lowest eigenvalue on small generated relaxed domains, stable or not', () => {
+  it('matches the lowest eigenvalue of the dense Hessian on small generated relaxed domains, stable or not', () => {
     fc.assert(
       fc.property(
         fc.double({ min: 2.6, max: 3.4, noNaN: true }),
