@@ -194,6 +194,23 @@ export function maxAbs(x: ArrayLike<number>): number {
   return m;
 }
 
+/**
+ * Largest |a_i - b_i| / scale and its index; a NaN wins (a check must fail on it, never skip past it in a max).
+ */
+export function worstComponent(a: ArrayLike<number>, b: ArrayLike<number>, scale: number): { worst: number; at: number } {
+  let worst = 0;
+  let at = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / scale;
+    if (Number.isNaN(e)) return { worst: NaN, at: i };
+    if (e > worst) {
+      worst = e;
+      at = i;
+    }
+  }
+  return { worst, at };
+}
+
 export function maxAbsDiff(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < x.length; i++) {

@@ -3,7 +3,7 @@ import { assertCellFitsCutoff, atomCount, type Structure } from '../lattice/stru
 import { evaluate, forceConstants, hessianVector } from '../potentials/evaluate.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { Rng } from '../util/rng.ts';
-import { applyStrain, caseConfig, deriveSeed, maxAbs, maxAbsDiff } from './configs.ts';
+import { applyStrain, caseConfig, deriveSeed, maxAbs, maxAbsDiff, worstComponent } from './configs.ts';
 import { richardson, richardsonScalar } from './fd.ts';
 import { FLOOR, makeResult, Worst, type CheckOptions, type CheckResult } from './types.ts';
 
@@ -102,16 +102,7 @@ export function checkVirial(pot: SitePotential, opts: CheckOptions): CheckResult
         return energyAt(pot, s, applyStrain(s.positions, eps, d), applyStrain(s.cell!, eps, d));
       }, H_STRAIN);
     }
-    let worst = 0;
-    let at = 0;
-    for (let ab = 0; ab < d * d; ab++) {
-      const e = Math.abs(W[ab] - fd[ab]) / scale;
-      if (Number.isNaN(e) || e > worst) {
-        worst = e;
-        at = ab;
-        if (Number.isNaN(e)) break;
-      }
-    }
+    const { worst, at } = worstComponent(W, fd, scale);
     w.update(worst, {
       seed,
       boundary: 'periodic',
@@ -152,16 +143,7 @@ export function checkHessianVector(pot: SitePotential, opts: CheckOptions): Chec
       return F.map((f) => -f);
     }, h);
     const scale = Math.max(maxAbs(hv), FLOOR.hessian);
-    let worst = 0;
-    let at = 0;
-    for (let i = 0; i < hv.length; i++) {
-      const e = Math.abs(hv[i] - fd[i]) / scale;
-      if (Number.isNaN(e) || e > worst) {
-        worst = e;
-        at = i;
-        if (Number.isNaN(e)) break;
-      }
-    }
+    const { worst, at } = worstComponent(hv, fd, scale);
     w.update(worst, {
       seed,
       boundary: cfg.boundary,
