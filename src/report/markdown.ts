@@ -1,0 +1,113 @@
+import type { StudyResult } from '../convergence/types.ts';
+import { fmtBand, fmtCell, fmtNum, fmtObserved, fmtPredicted, fmtRange, infoColumns, measuresOf, withoutTimings } from './format.ts';
+import type { Report, SummaryRow } from './model.ts';
+
+/**
+ * report.md: the whole report as GitHub-flavoured Markdown with the plots as SVG files beside it (plots/). It holds
+ * no wall time, creation time or command line (those are in report.json and report.html): the same configuration on
+ * the same commit and machine renders to the same bytes, so a diff of two reports shows changed results only.
+ */
+
+function cell(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  return [`| ${head.map(cell).join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
+}
+
+export function verdictText(v: string): string {
+  return v === 'pass' ? 'pass' : v === 'fail' ? '**FAIL**' : v === 'error' ? '**ERROR**' : `*${v}*`;
+}
+
+export function countsLine(r: Report): string {
+  const c = r.counts;
+  return `${r.summary.length} rows: ${c.pass} pass, ${c.fail} fail, ${c['not observed']} not observed, ${c['at floor']} at floor` +
+    (c.error ? `, ${c.error} error` : '');
+}
+
+export function predictedCell(row: SummaryRow, report: Report): string {
+  if (row.resultIndex === null || row.fitIndex === null) return '–';
+  const f = report.studies[row.studyIndex].results[row.resultIndex].fits[row.fitIndex];
+  return fmtPredicted(f);
+}
+
+function resultSection(r: StudyResult, plots: Array<{ file: string; measure: string }>, heading: string): string[] {
+  const o: string[] = [];
+  o.push(`### ${heading}`, '');
+  o.push(`Dimension ${r.dimension}; abscissa: ${r.xLabel}. Verdict: ${verdictText(r.verdict)}.`, '');
+  const measures = measuresOf(r);
+  const info = infoColumns(r, false);
+  o.push('Points (errors, then per-point details):', '');
+  o.push(...table([r.xLabel, ...measures.map((m) => `${m} error`), ...info], r.points.map((p) => [fmtNum(p.x), ...measures.map((m) => fmtNum(p.errors[m])), ...info.map((k) => fmtCell(p.info?.[k]))])));
+  o.push('');
+  o.push('Rates (log-log least squares; slope ± standard error):', '');
+  o.push(
+    ...table(
+      ['measure', 'predicted', 'observed slope', '95% band', 'fitted x range', 'points used', 'dropped', 'verdict'],
+      r.fits.map((f) => [
+        f.measure, fmtPredicted(f), fmtObserved(f.slope, f.stderr), fmtBand(f.ci95), fmtRange(f.range), String(f.pointsUsed),
+        f.dropped.length ? f.dropped.map((d) => `#${d.index}: ${d.reason}`).join('; ') : '–', verdictText(f.verdict),
+      ]),
+    ),
+  );
+  o.push('');
+  for (const f of r.fits) o.push(`- ${f.measure}: ${f.explanation}`);
+  o.push('');
+  for (const p of plots) o.push(`![${r.label}: ${p.measure}](${p.file})`);
+  o.push('');
+  if (r.floor && Object.keys(r.floor).length) {
+    o.push(`Fit-accuracy floor: ${Object.entries(r.floor).map(([m, v]) => `${m} ${fmtNum(v)}`).join(', ')} (dashed red line in the plots).`, '');
+  }
+  o.push(`Drop rule: ${r.dropRule}`, '');
+  if (r.notes?.length) {
+    o.push('Notes:', '');
+    for (const n of r.notes) o.push(`- ${n}`);
+    o.push('');
+  }
+  o.push(`Seeds: ${r.seeds.length ? r.seeds.join(', ') : 'none'}.`, '');
+  o.push('<details><summary>Settings (lattice, potential, solver, reference, ...)</summary>', '', '```json');
+  o.push(JSON.stringify(withoutTimings(r.settings), null, 2), '```', '', '</details>', '');
+  return o;
+}
+
+export function renderMarkdown(report: Report): string {
+  const o: string[] = [];
+  const p = report.provenance;
+  o.push(`# ${report.title}`, '');
+  o.push(`**Status: ${report.status === 'pass' ? 'PASS' : 'FAIL'}** (exit status ${report.exitCode}) — ${countsLine(report)}. Mode: ${report.mode}.`, '');
+  o.push(
+    'Only a failed prediction (or a study that could not run) fails the report; *not observed* (a hypothesis) and ' +
+      '*at floor* (the error is at the fit accuracy) do not. Wall times and the creation time are in report.json and ' +
+      'report.html, not here, so that this file is reproducible.',
+    '',
+  );
+  o.push('## Summary', '');
+  o.push(
+    ...table(
+      ['#', 'study', 'label', 'measure', 'predicted slope', 'observed slope', 'verdict'],
+      report.summary.map((row) => [
+        String(row.studyIndex + 1), row.study, row.label, row.measure, predictedCell(row, report), fmtObserved(row.observed, row.stderr), verdictText(row.verdict),
+      ]),
+    ),
+  );
+  o.push('');
+  report.studies.forEach((s, si) => {
+    o.push(`## ${si + 1}. ${s.study} (${s.predictions})${s.comment ? `: ${s.comment}` : ''}`, '');
+    o.push(`Configuration entry /studies/${s.configIndex}; options after merging the '${report.mode}' mode defaults:`, '');
+    o.push('```json', JSON.stringify(s.options), '```', '');
+    if (s.error) {
+      o.push(`**ERROR**: the study did not finish: ${s.error.name}: ${s.error.message}`, '');
+      return;
+    }
+    s.results.forEach((r, ri) => {
+      o.push(...resultSection(r, s.plots.filter((x) => x.resultIndex === ri), `${si + 1}.${ri + 1} ${r.label}`));
+    });
+  });
+  o.push('## Provenance', '');
+  o.push(`- ${p.packageName} ${p.packageVersion}, git commit ${p.gitCommit ?? 'none'}${p.gitDirty ? ' (with uncommitted changes)' : ''}`);
+  o.push(`- Node ${p.node} on ${p.platform} ${p.arch}; ${p.cpuModel}, ${p.cpuCores} cores, ${p.memoryGiB} GiB`);
+  o.push(`- mode ${report.mode}; configuration:`, '');
+  o.push('```json', JSON.stringify(report.config, null, 2), '```', '');
+  return o.join('\n');
+}
