@@ -1,0 +1,349 @@
+import { DEFECT_KINDS, makeDomain, type DefectKind, type Domain } from '../lattice/domain.ts';
+import { LATTICE_NAMES, type LatticeName } from '../lattice/lattice.ts';
+import { perturb } from '../potentials/combine.ts';
+import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
+import { EAMPotential } from '../potentials/eam.ts';
+import { equilibriumLattice } from '../potentials/equilibrium.ts';
+import { evaluate } from '../potentials/evaluate.ts';
+import { ExpDensity, MorseRadial, QuadraticEmbedding } from '../potentials/radial.ts';
+import type { SitePotential } from '../potentials/types.ts';
+import { perfectLatticeEnergy, relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
+import { lowestEigenvalue } from '../relax/stability.ts';
+import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
+import { HP } from '../util/decimal.ts';
+import { ParameterError, requireParam } from '../util/errors.ts';
+import { defectNeighbourGraph, displacementErrors, formationEnergyError, type SiteField } from './errors.ts';
+import { freeForces, solveHessian } from './linear-response.ts';
+import { combineVerdicts, fitRate } from './rate.ts';
+import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
+import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
+
+/**
+ * P2, perturbation of the potential (THEORY.md section 3, docs/theory.md P2): V^H = V + t W with W smooth, local and
+ * not proportional to V. The implicit function theorem gives a smooth branch ū_t = ū + t u1 + O(t²) with
+ * u1 = -(δ²E(ū))^{-1} δE_W(ū), so every error is t times a constant plus O(t²) (slope 1) and the linearisation
+ * remainders ||D(ū_t - ū - t u1)|| / t and |E_f(t) - E_f(0) - t E_f'(0)| / t are O(t) (slope 1 again). All five are
+ * sharp rates, judged by |p - 1| <= 0.25.
+ *
+ * Lattice: both relaxations use the same clamped ball on V's own stress-free lattice ('base', the default). Then
+ * t -> E_t is a smooth family of energies on ONE fixed space of displacements, which is exactly the setting of the
+ * implicit function theorem, u1 is computable from the Hessian and W's forces at ū, and E_f'(0) is the
+ * Hellmann-Feynman derivative sum_l (W_l(ȳ) - e0_W). V + tW's lattice is stressed by O(t) there (the perfect lattice
+ * is still an equilibrium of every Bravais-lattice site energy, by inversion symmetry), and E_f(t) uses the
+ * perfect-lattice energy e0(t) of V + tW on that same lattice. Option 'perturbed' re-equilibrates instead: the ball is
+ * built on V + tW's own stress-free lattice (its radius scaled with r0(t), so the site keys are the same) and E_f
+ * uses that lattice's e0(t). The lattice constant is itself a smooth function of t (a root of the pressure, simple
+ * by stability), so the errors keep slope 1, but u1 then gains the response to the homogeneous rescaling, which the
+ * fixed-lattice Hessian solve does not contain: the remainders are measured in 'base' mode only.
+ *
+ * Resolution: the remainder at small t is a difference of nearly equal relaxed fields, so a solver residual that
+ * is harmless for P1 can dominate it. Each relaxation's own error is estimated a posteriori as ||D H^{-1} F_res||
+ * (one Newton step from the returned state), and every remainder point must exceed 10x the sum of those estimates
+ * (divided by t); otherwise the study fails and says to tighten --tol or raise the smallest t.
+ */
+
+export interface PerturbationParams {
+  /** Pair Morse depth, stiffness and minimum; density decay; embedding curvature and reference density. */
+  D?: number;
+  alpha?: number;
+  r0?: number;
+  beta?: number;
+  C?: number;
+  rho1?: number;
+}
+
+/**
+ * The default perturbation W: an EAM term with the base potential's cutoff (rin, rc) but other shapes (a softer,
+ * longer Morse pair with its minimum beyond the nearest neighbours, a slower density, its own embedding), so that W
+ * is not a multiple of V and changes the lattice constant, the elastic constants and the core alike.
+ */
+export function defaultPerturbation(base: SitePotential, p: PerturbationParams = {}): EAMPotential {
+  const d = base.describe();
+  const pair = (d.pair ?? {}) as Record<string, unknown>;
+  const rc = typeof pair.rc === 'number' ? pair.rc : base.cutoff;
+  const rin = typeof pair.rin === 'number' ? pair.rin : 0.76 * rc;
+  return new EAMPotential(
+    'perturbation-w',
+    new MorseRadial(p.D ?? 0.3, p.alpha ?? 2.5, p.r0 ?? 1.2, rin, rc),
+    new ExpDensity(p.beta ?? 1.5, 1, rin, rc),
+    new QuadraticEmbedding(p.C ?? 0.03, p.rho1 ?? 5),
+  );
+}
+
+export const PERTURBATION_LATTICES = ['base', 'perturbed'] as const;
+export type PerturbationLattice = (typeof PERTURBATION_LATTICES)[number];
+
+export interface PerturbationStudyOptions {
+  /** Base potential V (POTENTIALS name; ignored when `pot` is given). Default 'eam-2d'. */
+  potential?: string;
+  params?: Record<string, number>;
+  pot?: SitePotential;
+  /** Perturbation W (default defaultPerturbation(V, perturbationParams)). */
+  perturbation?: SitePotential;
+  perturbationParams?: PerturbationParams;
+  lattice?: LatticeName;
+  defect: DefectKind;
+  /** Radius of the clamped ball both relaxations share. */
+  radius: number;
+  /** Perturbation sizes t > 0, ideally geometric over several decades. */
+  ts: number[];
+  /** Which lattice V + tW is relaxed on (see the module comment). Default 'base'. */
+  latticeMode?: PerturbationLattice;
+  solver?: SolverName;
+  /** max|F| of every relaxation (default 1e-12: the remainders at small t need it, see the module comment). */
+  tol?: number;
+  maxIterations?: number;
+  /** Relative residual of the Hessian solves (u1 and the solver-error estimates); default 1e-12. */
+  cgTol?: number;
+  /** A remainder point must exceed this multiple of its solver-error estimate (default 10). */
+  resolutionFactor?: number;
+  tolerance?: number;
+  progress?: (msg: string) => void;
+}
+
+export const P2_MEASURES = ['energyNorm', 'maxNorm', 'formationEnergy', 'remainder', 'formationEnergyRemainder'] as const;
+
+/** Energy norm of a displacement vector on a clamped ball (extension by zero), via the stable site keys. */
+function energyNormOf(dom: Domain, u: Float64Array, graph: ReturnType<typeof defectNeighbourGraph>): number {
+  const zero: SiteField = { dim: dom.lattice.dim, keys: [], u: new Float64Array(0), extension: 'zero' };
+  return displacementErrors({ dim: dom.lattice.dim, keys: dom.keys, u, extension: 'zero' }, zero, graph).energyNorm;
+}
+
+export function perturbationStudy(o: PerturbationStudyOptions): StudyResult {
+  const t0 = performance.now();
+  const log = o.progress ?? (() => {});
+  const potName = o.potential ?? (o.pot ? o.pot.name : 'eam-2d');
+  const V = o.pot ?? makePotential(potName, o.params);
+  const W = o.perturbation ?? defaultPerturbation(V, o.perturbationParams);
+  const latticeName: LatticeName = o.lattice ?? POTENTIALS[potName]?.lattice ?? 'triangular';
+  const mode: PerturbationLattice = o.latticeMode ?? 'base';
+  if (!PERTURBATION_LATTICES.includes(mode)) {
+    throw new ParameterError(`latticeMode '${mode as string}' is not one of: ${PERTURBATION_LATTICES.join(', ')}`);
+  }
+  if (o.ts.length < 3) throw new ParameterError(`perturbation study needs at least 3 values of t, got ${o.ts.length}`);
+  for (const t of o.ts) requireParam('t (perturbation size)', t, (v) => v > 0 && v <= 1, 'in (0, 1]');
+  requireParam('radius', o.radius, (v) => v > 0, '> 0');
+  const tol = o.tol ?? 1e-12;
+  const cgTol = o.cgTol ?? 1e-12;
+  const resFactor = o.resolutionFactor ?? 10;
+  const relaxOpts = { solver: o.solver ?? ('auto' as SolverName), tol, maxIterations: o.maxIterations };
+  const ts = [...o.ts].sort((a, b) => a - b);
+  const cutoff = Math.max(V.cutoff, W.cutoff);
+
+  const perfect = equilibriumLattice(V, latticeName);
+  const lattice = perfect.lattice;
+  const d = lattice.dim;
+  const graph = defectNeighbourGraph(lattice, o.defect);
+  const dom = makeDomain(lattice, o.defect, 'ball', o.radius, cutoff);
+
+  /** ||D H^{-1} F_res||: the distance of a returned state from the exact equilibrium, to first order. */
+  const solverError = (pot: SitePotential, r: DefectRelaxation): number => {
+    const F = freeForces(pot, r.result.structure, r.domain.free);
+    const s = solveHessian(pot, r.result.structure, r.domain.free, F, { relTol: 1e-6 });
+    return energyNormOf(r.domain, s.x, graph);
+  };
+  const describeRelax = (r: DefectRelaxation) => ({
+    atoms: r.domain.keys.length,
+    iterations: r.result.iterations,
+    maxForce: r.result.maxForce,
+    formationEnergy: r.formationEnergyExact,
+    stages: r.result.stages.map((s) => `${s.solver}:${s.iterations}`).join('+'),
+  });
+
+  log(`t = 0: ${o.defect} in a clamped ball R = ${o.radius} (${dom.keys.length} atoms, ${lattice.name}, ${potName})`);
+  const r0 = relaxDefect(V, dom, { ...relaxOpts, e0: perfect.e0 });
+  const st = lowestEigenvalue(V, r0.result.structure, dom.free, { seed: 1 });
+  const err0 = solverError(V, r0);
+
+  // First-order response u1 = H^{-1} F_W(ū) and the Hellmann-Feynman derivative E_f'(0) = sum_mask (W_l(ȳ) - e0_W).
+  const FW = freeForces(W, r0.result.structure, dom.free);
+  const u1 = solveHessian(V, r0.result.structure, dom.free, FW, { relTol: cgTol });
+  const u1Norm = energyNormOf(dom, u1.x, graph);
+  const wSites = evaluate(W, r0.result.structure).siteEnergies!;
+  const e0W = perfectLatticeEnergy(W, lattice);
+  let dEf = new HP(0);
+  let count = 0;
+  for (let i = 0; i < dom.energyMask.length; i++) {
+    if (!dom.energyMask[i]) continue;
+    dEf = dEf.plus(wSites[i]);
+    count++;
+  }
+  dEf = dEf.minus(new HP(e0W).mul(count));
+  log(`  E_f = ${r0.formationEnergy}; ||D u1|| = ${u1Norm.toExponential(3)} (${u1.iterations} CG), E_f'(0) = ${dEf.toNumber().toExponential(4)}`);
+
+  const points: StudyPoint[] = [];
+  const resolution: Array<{ t: number; solverErrors: number; remainderNumerator: number; ok: boolean }> = [];
+  for (const t of ts) {
+    const Vt = perturb(V, W, t);
+    let domT = dom;
+    let e0t: number;
+    let r0t = lattice.r0;
+    if (mode === 'base') {
+      e0t = perfectLatticeEnergy(Vt, lattice);
+    } else {
+      const pt = equilibriumLattice(Vt, latticeName, lattice.r0);
+      r0t = pt.lattice.r0;
+      e0t = pt.e0;
+      domT = makeDomain(pt.lattice, o.defect, 'ball', o.radius * (r0t / lattice.r0), cutoff);
+      if (domT.keys.length !== dom.keys.length || domT.keys.some((k, i) => k !== dom.keys[i])) {
+        throw new ParameterError(
+          `latticeMode 'perturbed': the rescaled ball at t = ${t} has other sites than the base ball; choose a radius away from a lattice shell`,
+        );
+      }
+    }
+    const rt = relaxDefect(Vt, domT, { ...relaxOpts, e0: e0t });
+    const e = displacementErrors(rt.field, r0.field, graph);
+    const errors: Record<string, number> = {
+      energyNorm: e.energyNorm,
+      maxNorm: e.maxNorm,
+      formationEnergy: formationEnergyError(rt.formationEnergyExact, r0.formationEnergyExact),
+    };
+    const info: Record<string, unknown> = { t, ...describeRelax(rt), latticeR0: r0t, e0: e0t };
+    if (mode === 'base') {
+      const lin = new Float64Array(rt.displacement.length);
+      for (let k = 0; k < lin.length; k++) lin[k] = rt.displacement[k] - r0.displacement[k] - t * u1.x[k];
+      const num = energyNormOf(dom, lin, graph);
+      errors.remainder = num / t;
+      const efRem = new HP(rt.formationEnergyExact).minus(new HP(r0.formationEnergyExact)).minus(dEf.mul(t)).abs();
+      errors.formationEnergyRemainder = efRem.div(t).toNumber();
+      const errT = solverError(Vt, rt);
+      // Rounding/solver budget of the remainder numerator: both relaxations' errors and t times the u1 solve's.
+      const budget = errT + err0 + t * u1.relativeResidual * u1Norm;
+      const ok = num >= resFactor * budget;
+      resolution.push({ t, solverErrors: budget, remainderNumerator: num, ok });
+      info.solverErrorEstimate = errT;
+    }
+    log(`t = ${t.toExponential(2)}: ` + Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(3)}`).join(', '));
+    points.push({ x: t, errors, info });
+  }
+
+  const measures = mode === 'base' ? P2_MEASURES : P2_MEASURES.slice(0, 3);
+  const tolerance = o.tolerance ?? 0.25;
+  const fits: RateFit[] = measures.map((m) =>
+    fitRate(
+      ts,
+      points.map((p) => p.errors[m]),
+      { measure: m, predicted: 1, kind: 'sharp', tolerance },
+    ),
+  );
+  const verdicts: Verdict[] = fits.map((f) => f.verdict);
+  const notes: string[] = [];
+  if (st.verdict === 'unstable') {
+    verdicts.push('fail');
+    notes.push(
+      `the relaxed ${o.defect} under V is not a strongly stable minimum (lowest curvature ${st.rayleigh.toExponential(2)}), ` +
+        'so the implicit function theorem behind P2 does not apply',
+    );
+  } else {
+    notes.push(`lowest curvature of the t = 0 defect ${st.rayleigh.toExponential(2)} (Lanczos): a strongly stable minimum`);
+  }
+  const unresolved = resolution.filter((x) => !x.ok);
+  if (unresolved.length) {
+    verdicts.push('fail');
+    notes.push(
+      `the linearisation remainder is not resolved at t = ${unresolved.map((x) => x.t.toExponential(1)).join(', ')}: ` +
+        `its numerator is below ${resFactor}x the estimated solver error (${unresolved
+          .map((x) => `${x.remainderNumerator.toExponential(2)} vs ${x.solverErrors.toExponential(2)}`)
+          .join('; ')}); tighten --tol or raise the smallest t`,
+    );
+  } else if (resolution.length) {
+    const worst = Math.max(...resolution.map((x) => x.solverErrors / x.remainderNumerator));
+    notes.push(
+      `remainder resolution: the estimated solver error (||D H^{-1} F_res|| of both relaxations + t x the u1 solve's) ` +
+        `is at most ${worst.toExponential(2)} of the remainder numerator ||D(u_t - u_0 - t u1)|| (required <= ${1 / resFactor})`,
+    );
+  }
+  const maxResidual = Math.max(r0.result.maxForce, ...points.map((p) => p.info!.maxForce as number));
+  notes.push(
+    `all relaxations converged to max|F| <= ${tol} (largest residual ${maxResidual.toExponential(2)}); ` +
+      `u1 from ${u1.iterations} preconditioned CG iterations, relative residual ${u1.relativeResidual.toExponential(2)}`,
+    mode === 'base'
+      ? `V + tW is relaxed on V's stress-free lattice (r0 = ${lattice.r0}); E_f(t) subtracts the perfect-lattice energy of V + tW on that lattice`
+      : `V + tW is relaxed on its own stress-free lattice (ball radius scaled with r0(t), same sites); E_f(t) subtracts that lattice's e0(t); remainders need the fixed-lattice u1 and are not measured in this mode`,
+    'both relaxations share one clamped ball, so the ball truncation changes the constants e1, not the rates',
+  );
+  return {
+    study: 'perturbation',
+    label: `${o.defect} ball R=${o.radius} ${lattice.name} ${potName} + t ${W.name} (${mode} lattice)`,
+    dimension: d,
+    xLabel: 'perturbation size t',
+    points,
+    fits,
+    verdict: combineVerdicts(verdicts),
+    dropRule:
+      'none: P2 has no pre-asymptotic range beyond the linear regime and no fit floor; every t is fitted (non-positive ' +
+      'errors cannot be fitted and would be listed). Remainder points below the solver resolution fail the study instead of being dropped',
+    settings: {
+      lattice: lattice.name,
+      r0: lattice.r0,
+      e0: perfect.e0,
+      potential: V.describe(),
+      potentialName: potName,
+      perturbation: W.describe(),
+      latticeMode: mode,
+      defect: o.defect,
+      radius: o.radius,
+      ts,
+      reference: { ...describeRelax(r0), solverErrorEstimate: err0, lowestCurvature: st.rayleigh },
+      linearResponse: {
+        u1EnergyNorm: u1Norm,
+        cgIterations: u1.iterations,
+        relativeResidual: u1.relativeResidual,
+        formationEnergyDerivative: dEf.toString(),
+        e0W,
+      },
+      resolution,
+      solver: relaxOpts.solver,
+      tol,
+      cgTol,
+      maxIterations: o.maxIterations ?? null,
+      tolerance,
+    },
+    seeds: [1],
+    wallTimeSeconds: (performance.now() - t0) / 1000,
+    notes,
+  };
+}
+
+const geometric = (lo: number, hi: number, n: number): number[] =>
+  Array.from({ length: n }, (_, i) => Number((lo * (hi / lo) ** (i / (n - 1))).toPrecision(3)));
+
+/** Registry entry (see registry.ts): the P2 study driven by a configuration object. */
+export const definition: StudyDefinition = {
+  name: 'perturbation',
+  predictions: 'P2',
+  summary: 'V + tW relaxed in one clamped ball: errors and linearisation remainders against t, all slope 1 (sharp)',
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      potential: { enum: Object.keys(POTENTIALS) },
+      params: { type: 'object', additionalProperties: { type: 'number' } },
+      perturbationParams: {
+        type: 'object',
+        additionalProperties: false,
+        properties: Object.fromEntries(['D', 'alpha', 'r0', 'beta', 'C', 'rho1'].map((k) => [k, { type: 'number', exclusiveMinimum: 0 }])),
+      },
+      lattice: { enum: [...LATTICE_NAMES] },
+      defect: { enum: DEFECT_KINDS.filter((k) => k !== 'none') },
+      radius: { type: 'number', exclusiveMinimum: 0 },
+      ts: { type: 'array', minItems: 3, items: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+      latticeMode: { enum: [...PERTURBATION_LATTICES] },
+      solver: { enum: [...SOLVER_NAMES] },
+      tol: { type: 'number', exclusiveMinimum: 0, maximum: 1e-6 },
+      maxIterations: { type: 'integer', minimum: 1 },
+      cgTol: { type: 'number', exclusiveMinimum: 0, maximum: 1e-6 },
+      resolutionFactor: { type: 'number', minimum: 1 },
+      tolerance: { type: 'number', exclusiveMinimum: 0 },
+    },
+  },
+  defaults(mode: StudyMode) {
+    const base = { potential: 'eam-2d', defect: 'vacancy', solver: 'auto', tol: 1e-12, latticeMode: 'base' };
+    if (mode === 'quick') return { ...base, radius: 10, ts: geometric(1e-4, 1e-1, 4) };
+    if (mode === 'thorough') return { ...base, radius: 24, ts: geometric(1e-4, 1e-1, 10) };
+    return { ...base, radius: 16, ts: geometric(1e-4, 1e-1, 7) };
+  },
+  async run(options, ctx: StudyContext) {
+    return [perturbationStudy({ ...(options as unknown as PerturbationStudyOptions), progress: ctx.progress })];
+  },
+};
