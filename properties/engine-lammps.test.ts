@@ -7,6 +7,8 @@ import { DEBIAN_POTENTIALS, dataFile, findLammps, LammpsPotential } from '../src
 import { periodicDomain } from '../src/lattice/domain.ts';
 import { makeLattice } from '../src/lattice/lattice.ts';
 import type { Structure } from '../src/lattice/structure.ts';
+import { readEamPotential } from '../src/potentials/eam-table.ts';
+import { evaluate as evaluateOnce } from '../src/potentials/evaluate.ts';
 import { relax } from '../src/relax/relax.ts';
 import { Rng } from '../src/util/rng.ts';
 import { socketDir } from './ipi-support.ts';
@@ -141,23 +143,16 @@ describe.skipIf(!!why)('LAMMPS fix ipi round trip (Cu_mishin1.eam.alloy, metal u
   });
 
   /**
-   * mlip-verify's own reading of the same file (src/io/eam-file.ts, another engineer's work) against LAMMPS through
-   * the socket. Loaded dynamically so that this file type-checks and runs before that reader lands; until then the
-   * test says it is waiting for it.
+   * mlip-verify's own reading of the same file (src/io/eam-file.ts + src/potentials/eam-table.ts, which splines the
+   * tables exactly as LAMMPS' pair_eam does) against LAMMPS through the socket. Same tables, same spline, same
+   * clamping: the differences are round-off (summation order, the socket's unit conversions), so the bounds are
+   * round-off bounds, ~1e4 ulp; table interpolation differences would show at ~1e-6.
    */
-  test('our EAM reading of the same file agrees with LAMMPS: energies, forces, relaxed vacancy', async (ctx) => {
-    const readerPath = new URL('../src/io/eam-file.ts', import.meta.url);
-    if (!existsSync(readerPath)) {
-      console.warn('[engine-lammps] SKIPPED: src/io/eam-file.ts (readEamPotential) has not landed yet');
-      ctx.skip();
-      return;
-    }
-    const { readEamPotential } = (await import(readerPath.href)) as { readEamPotential: (p: string) => import('../src/potentials/types.ts').SitePotential };
-    const ours = readEamPotential(potFile!);
-    const { evaluate } = await import('../src/potentials/evaluate.ts');
+  test('our EAM reading of the same file agrees with LAMMPS to round-off: energies, forces, virial, relaxed vacancy', () => {
+    const ours = readEamPotential(potFile!, { element: 'Cu' });
     const s = vacancyCell(SEED + 2, 0.08);
     const a = pot.evaluate(s);
-    const b = evaluate(ours, s);
+    const b = evaluateOnce(ours, s);
     const n = s.positions.length / 3;
     let df = 0;
     for (let i = 0; i < 3 * n; i++) df = Math.max(df, Math.abs(a.forces[i] - b.forces[i]));
@@ -180,11 +175,11 @@ describe.skipIf(!!why)('LAMMPS fix ipi round trip (Cu_mishin1.eam.alloy, metal u
       `LAMMPS vs mlip-verify EAM reader (${n} atoms): |dE|/N ${de.toExponential(2)} eV, max|dF| ${df.toExponential(2)} eV/A, ` +
         `max|dW| ${dw.toExponential(2)} eV; relaxed vacancy: dE ${Math.abs(ra.energy - rb.energy).toExponential(2)} eV, max position difference ${dx.toExponential(2)} A`,
     );
-    // Interpolation of the tabulated functions may differ (LAMMPS: its own cubic splines of the tables), so these
-    // bounds are those of table interpolation, not of round-off; the measured values are printed above.
-    expect(de).toBeLessThan(1e-6);
-    expect(df).toBeLessThan(1e-5);
-    expect(dx).toBeLessThan(1e-5);
+    expect(de).toBeLessThan(1e-12);
+    expect(df).toBeLessThan(1e-11);
+    expect(dw).toBeLessThan(1e-10 * Math.max(...Array.from(a.virial, Math.abs)));
+    expect(Math.abs(ra.energy - rb.energy)).toBeLessThan(1e-9);
+    expect(dx).toBeLessThan(1e-7);
   });
 });
 

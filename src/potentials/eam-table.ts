@@ -1,0 +1,256 @@
+import { readEamFile, type EamFile, type EamFormat } from '../io/eam-file.ts';
+import { GeometryError, ParameterError } from '../util/errors.ts';
+import { EAMPotential } from './eam.ts';
+import type { EmbeddingFunction, RadialFunction } from './radial.ts';
+
+/**
+ * Tabulated EAM from LAMMPS potential files (src/io/eam-file.ts), interpolated exactly as LAMMPS' pair_eam.cpp does, so
+ * that our energies and forces agree with LAMMPS to round-off rather than to interpolation error:
+ *
+ *  - funcfl tables are first resampled to the grid LAMMPS uses (file2array: 4-point Lagrange interpolation, which
+ *    reproduces the knots; note LAMMPS' grid has Nr - 1 and Nrho - 1 points, it drops the last knot), and the pair
+ *    term is r*phi = 27.2 * 0.529 * Z(r)^2;
+ *  - every table becomes a cubic per interval with 7 coefficients per knot (array2spline/interpolate): knot values,
+ *    slopes from a 5-point finite difference (one-sided / 3-point at the ends), Hermite cubics between knots;
+ *  - evaluation clamps like LAMMPS: beyond the last knot the last cubic is evaluated at p = 1, and an embedding density
+ *    above rhomax adds the linear term F'(rhomax) (rho - rhomax) to the energy.
+ *
+ * The spline is C1: the second derivatives (used by hessianVector) jump at the knots by O(dr^2 f'''') (the slopes are
+ * 4th-order accurate), so finite-difference checks of the Hessian need steps small against the knot spacing.
+ *
+ * The physics kernel is EAMPotential (src/potentials/eam.ts) with these tables as its radial and embedding functions;
+ * single species only (LAMMPS `pair_coeff * * file El` with one atom type). Multi-element files are read, and one
+ * element is selected; alloys need per-species structures, which mlip-verify does not have yet.
+ */
+export class LammpsSpline {
+  /** coef[7 * m + k], m = 1 .. n (1-based, as LAMMPS); k = 0..2 derivative cubic, 3..6 value cubic. */
+  readonly coef: Float64Array;
+  readonly rdelta: number;
+  constructor(
+    /** Knot values at x = m * delta, m = 0 .. n - 1. */
+    readonly values: Float64Array,
+    readonly delta: number,
+  ) {
+    const n = values.length;
+    if (n < 4) throw new ParameterError(`a LAMMPS spline needs at least 4 knots, got ${n}`);
+    this.rdelta = 1.0 / delta;
+    const s = new Float64Array(7 * (n + 1));
+    const S = (m: number, k: number) => 7 * m + k;
+    for (let m = 1; m <= n; m++) s[S(m, 6)] = values[m - 1];
+    s[S(1, 5)] = s[S(2, 6)] - s[S(1, 6)];
+    s[S(2, 5)] = 0.5 * (s[S(3, 6)] - s[S(1, 6)]);
+    s[S(n - 1, 5)] = 0.5 * (s[S(n, 6)] - s[S(n - 2, 6)]);
+    s[S(n, 5)] = s[S(n, 6)] - s[S(n - 1, 6)];
+    for (let m = 3; m <= n - 2; m++) {
+      s[S(m, 5)] = (s[S(m - 2, 6)] - s[S(m + 2, 6)] + 8.0 * (s[S(m + 1, 6)] - s[S(m - 1, 6)])) / 12.0;
+    }
+    for (let m = 1; m <= n - 1; m++) {
+      s[S(m, 4)] = 3.0 * (s[S(m + 1, 6)] - s[S(m, 6)]) - 2.0 * s[S(m, 5)] - s[S(m + 1, 5)];
+      s[S(m, 3)] = s[S(m, 5)] + s[S(m + 1, 5)] - 2.0 * (s[S(m + 1, 6)] - s[S(m, 6)]);
+    }
+    s[S(n, 4)] = 0.0;
+    s[S(n, 3)] = 0.0;
+    for (let m = 1; m <= n; m++) {
+      s[S(m, 2)] = s[S(m, 5)] / delta;
+      s[S(m, 1)] = (2.0 * s[S(m, 4)]) / delta;
+      s[S(m, 0)] = (3.0 * s[S(m, 3)]) / delta;
+    }
+    this.coef = s;
+  }
+
+  get knots(): number {
+    return this.values.length;
+  }
+
+  /**
+   * f, f', f'' at x into out[0..2], LAMMPS' index arithmetic: p = x / delta + 1, m = int(p) clamped to [1, n - 1],
+   * p -= m, p = min(p, 1). Past the last interval f, f' stay at their end values and f'' is 0 (derivative of what is
+   * returned as f'). `lowerClamp` is the embedding's MAX(1, ...) (densities can be negative); radii are >= 0.
+   */
+  eval(x: number, out: Float64Array): void {
+    const n = this.values.length;
+    let p = x * this.rdelta + 1.0;
+    let m = Math.trunc(p);
+    m = Math.max(1, Math.min(m, n - 1));
+    p -= m;
+    const clamped = p > 1.0;
+    if (clamped) p = 1.0;
+    const c = this.coef;
+    const b = 7 * m;
+    out[0] = ((c[b + 3] * p + c[b + 4]) * p + c[b + 5]) * p + c[b + 6];
+    out[1] = (c[b] * p + c[b + 1]) * p + c[b + 2];
+    out[2] = clamped ? 0 : (2.0 * c[b] * p + c[b + 1]) * this.rdelta;
+  }
+}
+
+const sixth = 1.0 / 6.0;
+
+/** LAMMPS' funcfl file2array resampling of a 0-based table `f` (spacing fd) at x = (m-1) * d, m = 1 .. n. */
+function resample(f: Float64Array, fd: number, n: number, d: number): Float64Array {
+  const nf = f.length;
+  const F = (k: number) => f[k - 1]; // LAMMPS' 1-based file arrays
+  const out = new Float64Array(n);
+  for (let m = 1; m <= n; m++) {
+    const r = (m - 1) * d;
+    let p = r / fd + 1.0;
+    let k = Math.trunc(p);
+    k = Math.min(k, nf - 2);
+    k = Math.max(k, 2);
+    p -= k;
+    p = Math.min(p, 2.0);
+    const cof1 = -sixth * p * (p - 1.0) * (p - 2.0);
+    const cof2 = 0.5 * (p * p - 1.0) * (p - 2.0);
+    const cof3 = -0.5 * p * (p + 1.0) * (p - 2.0);
+    const cof4 = sixth * p * (p * p - 1.0);
+    out[m - 1] = cof1 * F(k - 1) + cof2 * F(k) + cof3 * F(k + 1) + cof4 * F(k + 2);
+  }
+  return out;
+}
+
+/** phi(r) = z2(r) / r from the r*phi spline, with LAMMPS' phi' = z2'/r - phi/r. */
+export class TabulatedPair implements RadialFunction {
+  private readonly t = new Float64Array(3);
+  constructor(
+    readonly z2r: LammpsSpline,
+    readonly cutoff: number,
+  ) {}
+  eval(r: number, out: Float64Array): void {
+    if (r >= this.cutoff) {
+      out[0] = out[1] = out[2] = 0;
+      return;
+    }
+    const t = this.t;
+    this.z2r.eval(r, t);
+    const recip = 1.0 / r;
+    const phi = t[0] * recip;
+    const phip = t[1] * recip - phi * recip;
+    out[0] = phi;
+    out[1] = phip;
+    out[2] = (t[2] - 2 * phip) * recip;
+  }
+  describe(): Record<string, unknown> {
+    return { kind: 'lammps-spline r*phi(r)', knots: this.z2r.knots, dr: this.z2r.delta, cutoff: this.cutoff };
+  }
+}
+
+/** Density rho(r), the spline itself. */
+export class TabulatedDensity implements RadialFunction {
+  constructor(
+    readonly rhor: LammpsSpline,
+    readonly cutoff: number,
+  ) {}
+  eval(r: number, out: Float64Array): void {
+    if (r >= this.cutoff) {
+      out[0] = out[1] = out[2] = 0;
+      return;
+    }
+    this.rhor.eval(r, out);
+  }
+  describe(): Record<string, unknown> {
+    return { kind: 'lammps-spline rho(r)', knots: this.rhor.knots, dr: this.rhor.delta, cutoff: this.cutoff };
+  }
+}
+
+/** Embedding F(rho), with LAMMPS' linear energy extension above rhomax. */
+export class TabulatedEmbedding implements EmbeddingFunction {
+  constructor(
+    readonly frho: LammpsSpline,
+    readonly rhomax: number,
+  ) {}
+  eval(rho: number, out: Float64Array, site: number): void {
+    if (!Number.isFinite(rho)) throw new GeometryError(`site ${site}: EAM density ${rho} is not finite`, { site, rho });
+    this.frho.eval(rho, out);
+    if (rho > this.rhomax) out[0] += out[1] * (rho - this.rhomax);
+  }
+  describe(): Record<string, unknown> {
+    return { kind: 'lammps-spline F(rho)', knots: this.frho.knots, drho: this.frho.delta, rhomax: this.rhomax };
+  }
+}
+
+export interface EamTableOptions {
+  /** Element to use from a setfl/fs file (required when the file holds more than one). */
+  element?: string;
+  /** Name of the potential (default: file name or format). */
+  name?: string;
+}
+
+/** The tables of one element as LAMMPS arrays them (after funcfl resampling), ready to spline. */
+export interface LammpsArrays {
+  nrho: number;
+  drho: number;
+  nr: number;
+  dr: number;
+  rhomax: number;
+  cutoff: number;
+  frho: Float64Array;
+  rhor: Float64Array;
+  z2r: Float64Array;
+  element: string;
+}
+
+/** file2array for a single species: which tables LAMMPS builds from the file for `pair_coeff * * file [El]`. */
+export function lammpsArrays(f: EamFile, element?: string): LammpsArrays {
+  if (f.format === 'funcfl') {
+    const e = f.elements[0];
+    if (element !== undefined && element !== e.name) {
+      throw new ParameterError(`funcfl file holds one element (${e.name}); '${element}' was asked for`);
+    }
+    const rmax = (f.nr - 1) * f.dr;
+    const rhomax = (f.nrho - 1) * f.drho;
+    const nr = Math.trunc(rmax / f.dr + 0.5);
+    const nrho = Math.trunc(rhomax / f.drho + 0.5);
+    const zr = resample(e.zr!, f.dr, nr, f.dr);
+    const z2r = new Float64Array(nr);
+    for (let m = 0; m < nr; m++) z2r[m] = 27.2 * 0.529 * zr[m] * zr[m];
+    return {
+      nrho,
+      drho: f.drho,
+      nr,
+      dr: f.dr,
+      rhomax,
+      cutoff: f.cutoff,
+      frho: resample(e.frho, f.drho, nrho, f.drho),
+      rhor: resample(e.rhor[0], f.dr, nr, f.dr),
+      z2r,
+      element: e.name,
+    };
+  }
+  const names = f.elements.map((e) => e.name);
+  if (element === undefined && f.elements.length > 1) {
+    throw new ParameterError(
+      `${f.format} file holds ${f.elements.length} elements (${names.join(', ')}): mlip-verify structures are single-species, so choose one (element option); alloys are not supported yet`,
+      { elements: names },
+    );
+  }
+  const i = element === undefined ? 0 : names.indexOf(element);
+  if (i < 0) throw new ParameterError(`element '${element}' is not in the file; it holds ${names.join(', ')}`, { elements: names });
+  const e = f.elements[i];
+  return {
+    nrho: f.nrho,
+    drho: f.drho,
+    nr: f.nr,
+    dr: f.dr,
+    rhomax: (f.nrho - 1) * f.drho,
+    cutoff: f.cutoff,
+    frho: e.frho,
+    rhor: f.format === 'fs' ? e.rhor[i] : e.rhor[0],
+    z2r: f.z2r[(i * (i + 1)) / 2 + i],
+    element: e.name,
+  };
+}
+
+/** The single-species EAM of an EamFile (one element), splined as LAMMPS does. */
+export function tabulatedEam(f: EamFile, opts: EamTableOptions = {}): EAMPotential {
+  const a = lammpsArrays(f, opts.element);
+  const pair = new TabulatedPair(new LammpsSpline(a.z2r, a.dr), a.cutoff);
+  const dens = new TabulatedDensity(new LammpsSpline(a.rhor, a.dr), a.cutoff);
+  const emb = new TabulatedEmbedding(new LammpsSpline(a.frho, a.drho), a.rhomax);
+  return new EAMPotential(opts.name ?? `eam-${f.format}:${a.element}`, pair, dens, emb);
+}
+
+/** Read a LAMMPS EAM file (format from the name: .eam funcfl, .eam.alloy setfl, .eam.fs) as a SitePotential. */
+export function readEamPotential(path: string, opts: EamTableOptions & { format?: EamFormat } = {}): EAMPotential {
+  const f = readEamFile(path, opts.format);
+  const base = path.split('/').pop() ?? path;
+  return tabulatedEam(f, { ...opts, name: opts.name ?? `${base}${opts.element ? `:${opts.element}` : ''}` });
+}
