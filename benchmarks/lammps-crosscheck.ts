@@ -1,0 +1,314 @@
+/**
+ * Side-by-side check of mlip-verify against LAMMPS on the same EAM potential files (issue 7):
+ *
+ *  1. accuracy: random perturbed and strained fcc Cu cells (seeded): total energy, per-atom forces and the virial from
+ *     our reader + tabulated EAM (src/io/eam-file.ts, src/potentials/eam-table.ts) and from LAMMPS run directly on the
+ *     file; both spline the tables the same way, so the differences should be round-off (~1e-13 relative);
+ *  2. speed: energy+forces on the same 32,000-atom fcc cell, our time (prebuilt neighbour list, and the list build)
+ *     over LAMMPS' serial time per step (its Pair time, and its whole step);
+ *  3. a relaxed vacancy: our preconditioned solver ('auto') against LAMMPS `minimize` (min_style cg), (and plain L-BFGS for
+ *     scale) from the same rattled start, to the same force tolerance (ours: max_i |F_i| <= tol; LAMMPS' ftol is the 2-norm of the whole
+ *     force vector, a stricter test, so LAMMPS is given ftol = tol): iterations, force evaluations, wall time.
+ *
+ * Writes reports/bench/lammps-crosscheck.json and .md (atomically). Usage:
+ *   npx tsx benchmarks/lammps-crosscheck.ts [--quick] [--out reports/bench]
+ * Without a LAMMPS binary (lmp on PATH or $MLIP_VERIFY_LMP) it says so and exits 0 without writing anything.
+ */
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runLammpsDirect, type LammpsDirectResult } from '../src/bench/lammps-direct.ts';
+import { provenance } from '../src/bench/history.ts';
+import { DEBIAN_POTENTIALS, findLammps } from '../src/engines/lammps.ts';
+import { writeFileAtomic } from '../src/io/atomic.ts';
+import { periodicDomain } from '../src/lattice/domain.ts';
+import { makeLattice } from '../src/lattice/lattice.ts';
+import { buildNeighbourList } from '../src/lattice/neighbours.ts';
+import type { Structure } from '../src/lattice/structure.ts';
+import { readEamPotential } from '../src/potentials/eam-table.ts';
+import { evaluate } from '../src/potentials/evaluate.ts';
+import type { SitePotential } from '../src/potentials/types.ts';
+import { relax } from '../src/relax/relax.ts';
+import { Rng } from '../src/util/rng.ts';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const oi = argv.indexOf('--out');
+const outDir = resolve(oi >= 0 ? argv[oi + 1] : join(process.cwd(), 'reports', 'bench'));
+const lmp = findLammps();
+if (!lmp) {
+  console.log('lammps-crosscheck: SKIPPED: no LAMMPS binary (lmp, lmp_serial, ... on PATH or $MLIP_VERIFY_LMP); install it with scripts/install-lammps.sh');
+  process.exit(0);
+}
+
+const A_CU = 3.615;
+const SEED = 20261125;
+const fixture = new URL('../fixtures/Cu_u3.eam', import.meta.url).pathname;
+const mishin = join(DEBIAN_POTENTIALS, 'Cu_mishin1.eam.alloy');
+interface PotCase {
+  label: string;
+  file: string;
+  lines: string[];
+  element?: string;
+}
+const cases: PotCase[] = [{ label: 'Cu_u3.eam (funcfl, pair_style eam)', file: fixture, lines: ['pair_style eam', `pair_coeff 1 1 ${fixture}`] }];
+if (existsSync(mishin)) {
+  cases.push({ label: 'Cu_mishin1.eam.alloy (setfl, pair_style eam/alloy)', file: mishin, lines: ['pair_style eam/alloy', `pair_coeff * * ${mishin} Cu`], element: 'Cu' });
+} else console.log(`(${mishin} not found: only the funcfl fixture is compared)`);
+
+/** Seeded fcc Cu cell: reps^3 conventional cells, optional vacancy, homogeneous strain and uniform rattle. */
+function cuCell(reps: number, seed: number, rattle: number, strain: number, vacancy = false): Structure {
+  const dom = periodicDomain(makeLattice('fcc', A_CU / Math.SQRT2), vacancy ? 'vacancy' : 'none', 1, 5.6, [reps, reps, reps]);
+  const rng = new Rng(seed);
+  const e = [0, 1, 2].map(() => 1 + strain * (2 * rng.uniform() - 1));
+  const x = dom.structure.positions.map((v, i) => e[i % 3] * v + rattle * (2 * rng.uniform() - 1));
+  const cell = dom.structure.cell!.map((v, i) => (i % 4 === 0 ? e[i / 4] * v : v));
+  return { dim: 3, positions: x, cell };
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
+}
+const log = (s: string) => console.log(s);
+
+// 1. accuracy
+interface AccuracyRow {
+  potential: string;
+  seed: number;
+  atoms: number;
+  energy: number;
+  energyDiff: number;
+  energyRelDiff: number;
+  maxForce: number;
+  forceMaxDiff: number;
+  virialMax: number;
+  virialMaxDiff: number;
+}
+const accuracy: AccuracyRow[] = [];
+const nSeeds = quick ? 2 : 5;
+for (const pc of cases) {
+  const pot = readEamPotential(pc.file, { element: pc.element });
+  for (let k = 0; k < nSeeds; k++) {
+    const seed = SEED + k;
+    const s = cuCell(5, seed, 0.15, 0.02, k % 2 === 1);
+    const ours = evaluate(pot, s);
+    const theirs = runLammpsDirect(s, { lmp, potential: pc.lines });
+    const row: AccuracyRow = {
+      potential: pc.label,
+      seed,
+      atoms: s.positions.length / 3,
+      energy: theirs.energy,
+      energyDiff: ours.energy - theirs.energy,
+      energyRelDiff: Math.abs(ours.energy - theirs.energy) / Math.abs(theirs.energy),
+      maxForce: maxAbs(theirs.forces),
+      forceMaxDiff: maxAbsDiff(ours.forces, theirs.forces),
+      virialMax: maxAbs(theirs.virial),
+      virialMaxDiff: maxAbsDiff(ours.virial, theirs.virial),
+    };
+    accuracy.push(row);
+    log(
+      `accuracy ${pc.label} seed ${seed} (${row.atoms} atoms): |dE|/|E| ${row.energyRelDiff.toExponential(2)}, max|dF| ${row.forceMaxDiff.toExponential(2)} eV/A (max|F| ${row.maxForce.toFixed(3)}), max|dW| ${row.virialMaxDiff.toExponential(2)} eV (max|W| ${row.virialMax.toFixed(2)})`,
+    );
+  }
+}
+
+// 2. speed on 32,000 atoms (quick: 4000)
+interface SpeedRow {
+  potential: string;
+  atoms: number;
+  oursEvalMs: number;
+  oursEvalMsMin: number;
+  oursNeighbourMs: number;
+  lammpsPairMsPerStep: number;
+  lammpsStepMs: number;
+  lammpsSteps: number;
+  ratioPair: number;
+  ratioStep: number;
+  energyRelDiff: number;
+}
+const speed: SpeedRow[] = [];
+const reps = quick ? 10 : 20;
+const speedCell = cuCell(reps, SEED + 100, 0.05, 0, false);
+for (const pc of cases) {
+  const pot = readEamPotential(pc.file, { element: pc.element });
+  const n = speedCell.positions.length / 3;
+  const tn: number[] = [];
+  let nl = buildNeighbourList(speedCell, pot.cutoff);
+  for (let q = 0; q < 3; q++) {
+    const t = performance.now();
+    nl = buildNeighbourList(speedCell, pot.cutoff);
+    tn.push(performance.now() - t);
+  }
+  const te: number[] = [];
+  let e = 0;
+  for (let q = 0; q < (quick ? 3 : 7); q++) {
+    const t = performance.now();
+    e = pot.evaluate(speedCell, nl).energy;
+    te.push(performance.now() - t);
+  }
+  const steps = quick ? 5 : 20;
+  const L: LammpsDirectResult = runLammpsDirect(speedCell, { lmp, potential: pc.lines, steps, dump: false });
+  // run N does N + 1 force evaluations (setup + N steps); the Loop time covers the N steps
+  const row: SpeedRow = {
+    potential: pc.label,
+    atoms: n,
+    oursEvalMs: median(te),
+    oursEvalMsMin: Math.min(...te),
+    oursNeighbourMs: median(tn),
+    lammpsPairMsPerStep: (1000 * L.pairSeconds) / steps,
+    lammpsStepMs: (1000 * L.loopSeconds) / steps,
+    lammpsSteps: steps,
+    ratioPair: 0,
+    ratioStep: 0,
+    energyRelDiff: Math.abs(e - L.energy) / Math.abs(L.energy),
+  };
+  row.ratioPair = row.oursEvalMs / row.lammpsPairMsPerStep;
+  row.ratioStep = row.oursEvalMs / row.lammpsStepMs;
+  speed.push(row);
+  log(
+    `speed ${pc.label} (${n} atoms): ours ${row.oursEvalMs.toFixed(1)} ms energy+forces (+ ${row.oursNeighbourMs.toFixed(1)} ms neighbour list), LAMMPS pair ${row.lammpsPairMsPerStep.toFixed(1)} ms/step, step ${row.lammpsStepMs.toFixed(1)} ms; ratio ${row.ratioPair.toFixed(2)} (pair), ${row.ratioStep.toFixed(2)} (step); |dE|/|E| ${row.energyRelDiff.toExponential(2)}`,
+  );
+}
+
+// 3. vacancy relaxation
+interface RelaxRow {
+  potential: string;
+  atoms: number;
+  tol: number;
+  ours: { solver: string; iterations: number; forceEvaluations: number; wallTimeSeconds: number; maxForce: number; forceNorm2: number; energy: number; stages: string };
+  lammps: { iterations: number; forceEvaluations: number; loopSeconds: number; processSeconds: number; fmax: number; forceNorm2: number; energy: number; stoppingCriterion: string };
+  energyDiff: number;
+  maxPositionDiff: number;
+}
+const relaxRows: RelaxRow[] = [];
+const vreps = quick ? 4 : 8;
+const tols = quick ? [1e-6] : [1e-4, 1e-8];
+/** The preconditioned solver the issue asks about, and plain L-BFGS for scale (what the preconditioner costs here). */
+const SOLVERS = ['auto', 'lbfgs'] as const;
+for (const pc of cases) {
+  const pot: SitePotential = readEamPotential(pc.file, { element: pc.element });
+  const start = cuCell(vreps, SEED + 200, 0.02, 0, true);
+  const n = start.positions.length / 3;
+  for (const tol of tols) {
+    const L = runLammpsDirect(start, { lmp, potential: pc.lines, minimize: { ftol: tol, maxIterations: 100000 } });
+    for (const solver of SOLVERS) {
+      const ours = relax(pot, start, null, { solver, tol, history: false });
+      const fo = evaluate(pot, ours.structure).forces;
+      // positions: LAMMPS wraps atoms into its box; compare minimum-image differences without the rigid translation
+      const Lx = start.cell![0];
+      const d = ours.structure.positions.map((x, i) => {
+        const t = x - L.positions[i];
+        return t - Lx * Math.round(t / Lx);
+      });
+      const mean = [0, 1, 2].map((a) => d.filter((_, i) => i % 3 === a).reduce((s, v) => s + v, 0) / n);
+      const dx = maxAbs(d.map((v, i) => v - mean[i % 3]));
+      const row: RelaxRow = {
+        potential: pc.label,
+        atoms: n,
+        tol,
+        ours: {
+          solver: solver === 'auto' ? 'auto (precon L-BFGS + Newton-Krylov)' : 'lbfgs (no preconditioner)',
+          iterations: ours.iterations,
+          forceEvaluations: ours.forceEvaluations,
+          wallTimeSeconds: ours.wallTimeSeconds,
+          maxForce: ours.maxForce,
+          forceNorm2: Math.hypot(...fo),
+          energy: ours.energy,
+          stages: ours.stages.map((s) => `${s.solver}:${s.iterations}`).join('+'),
+        },
+        lammps: {
+          iterations: L.minimize!.iterations,
+          forceEvaluations: L.minimize!.forceEvaluations,
+          loopSeconds: L.loopSeconds,
+          processSeconds: L.processSeconds,
+          fmax: L.fmax,
+          forceNorm2: Math.hypot(...L.forces),
+          energy: L.energy,
+          stoppingCriterion: L.minimize!.stoppingCriterion,
+        },
+        energyDiff: ours.energy - L.energy,
+        maxPositionDiff: dx,
+      };
+      relaxRows.push(row);
+      log(
+        `relax ${pc.label} vacancy (${n} atoms) tol ${tol}: ours ${solver} ${row.ours.iterations} it / ${row.ours.forceEvaluations} evals / ${row.ours.wallTimeSeconds.toFixed(2)} s (max|F| ${row.ours.maxForce.toExponential(1)}); ` +
+          `LAMMPS cg ${row.lammps.iterations} it / ${row.lammps.forceEvaluations} evals / ${row.lammps.loopSeconds.toFixed(2)} s (fmax ${row.lammps.fmax.toExponential(1)}, ${row.lammps.stoppingCriterion}); dE ${row.energyDiff.toExponential(2)} eV, max dx ${dx.toExponential(2)} A`,
+      );
+    }
+  }
+}
+
+const prov = provenance();
+const report = {
+  schemaVersion: 1,
+  createdAt: new Date().toISOString(),
+  quick,
+  lammps: { binary: lmp, version: /LAMMPS \(([^)]*)\)/.exec(runLammpsDirect(cuCell(4, 1, 0, 0), { lmp, potential: cases[0].lines }).log)?.[1] ?? 'unknown' },
+  provenance: { ...prov, cpuCount: cpus().length },
+  seeds: { base: SEED },
+  accuracy,
+  speed,
+  relax: relaxRows,
+};
+const jsonPath = join(outDir, 'lammps-crosscheck.json');
+writeFileAtomic(jsonPath, JSON.stringify(report, null, 1) + '\n');
+
+const e = (x: number) => x.toExponential(2);
+const worstE = Math.max(...accuracy.map((r) => r.energyRelDiff));
+const worstF = Math.max(...accuracy.map((r) => r.forceMaxDiff / r.maxForce));
+const worstW = Math.max(...accuracy.map((r) => r.virialMaxDiff / r.virialMax));
+const md: string[] = [
+  '# mlip-verify vs LAMMPS on the same EAM files',
+  '',
+  `Generated by \`npx tsx benchmarks/lammps-crosscheck.ts${quick ? ' --quick' : ''}\` at ${report.createdAt} (commit ${prov.commit ?? '-'}${prov.dirty ? ', uncommitted changes' : ''}), LAMMPS ${report.lammps.version} (${lmp}, serial, 1 thread), Node ${prov.node}, ${prov.cpu.count} x ${prov.cpu.model} (shared machine: timings are indicative). Raw numbers: [lammps-crosscheck.json](lammps-crosscheck.json). Seeds from ${SEED}.`,
+  '',
+  'Our side reads the files with `src/io/eam-file.ts` and evaluates them with the tabulated EAM of `src/potentials/eam-table.ts`, which splines the tables as LAMMPS\' `pair_eam` does (funcfl resampling, 7-coefficient cubics, the same clamping). LAMMPS runs directly on the same file (`units metal`, `read_data` of the same coordinates at 17 digits).',
+  '',
+  '## Energy, forces, virial',
+  '',
+  'fcc Cu, 5x5x5 conventional cells, each atom displaced uniformly by up to 0.15 A, cell strained by up to 2% per axis; odd seeds have a vacancy.',
+  '',
+  '| potential | seed | atoms | E (eV) | abs(dE)/abs(E) | max abs(dF) (eV/A) | max abs(F) | max abs(dW) (eV) | max abs(W) |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...accuracy.map((r) => `| ${r.potential} | ${r.seed} | ${r.atoms} | ${r.energy.toFixed(6)} | ${e(r.energyRelDiff)} | ${e(r.forceMaxDiff)} | ${r.maxForce.toFixed(3)} | ${e(r.virialMaxDiff)} | ${r.virialMax.toFixed(2)} |`),
+  '',
+  `Largest over all cases: relative energy difference ${e(worstE)}, force difference ${e(worstF)} of max abs(F), virial difference ${e(worstW)} of max abs(W): ${
+    Math.max(worstE, worstF, worstW) < 1e-12
+      ? 'round-off (summation order), not interpolation.'
+      : 'LARGER than round-off (1e-12): the two sides do not interpolate the tables identically; investigate before trusting the comparison.'
+  }`,
+  '',
+  `## Speed: energy + forces, ${speed[0]?.atoms ?? '-'} atoms`,
+  '',
+  `Ours: median of ${quick ? 3 : 7} evaluations with a prebuilt neighbour list (plus the list build, shown separately). LAMMPS: \`run ${speed[0]?.lammpsSteps ?? '-'}\` without an integrator (atoms do not move, so every step is one force evaluation and no neighbour rebuild); Pair time per step from its timing breakdown, and the whole step (Loop time / steps).`,
+  '',
+  '| potential | ours (ms) | ours neighbour list (ms) | LAMMPS pair (ms/step) | LAMMPS step (ms) | ours / LAMMPS pair | ours / LAMMPS step |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  ...speed.map((r) => `| ${r.potential} | ${r.oursEvalMs.toFixed(1)} | ${r.oursNeighbourMs.toFixed(1)} | ${r.lammpsPairMsPerStep.toFixed(1)} | ${r.lammpsStepMs.toFixed(1)} | ${r.ratioPair.toFixed(2)} | ${r.ratioStep.toFixed(2)} |`),
+  '',
+  `## Vacancy relaxation: our preconditioned solver vs LAMMPS minimize (cg)`,
+  '',
+  `fcc Cu ${vreps}x${vreps}x${vreps} conventional cells with one vacancy, every atom displaced uniformly by up to 0.02 A (same start for both), all atoms free, periodic. Ours: \`relax(..., { solver, tol })\` with the preconditioned solver ('auto') and, for scale, plain L-BFGS ('lbfgs'), stops at max_i abs(F_i) <= tol. LAMMPS: \`min_style cg\`, \`minimize 0 tol ...\`, whose force criterion is the 2-norm of the global force vector (stricter than the max norm). Wall times: ours is the relax() call; LAMMPS' is the minimiser's Loop time (process start-up and file reading excluded).`,
+  '',
+  '| potential | atoms | tol (eV/A) | our solver | ours: iterations | ours: force evals | ours: wall (s) | ours: max abs(F) | LAMMPS: iterations | LAMMPS: force evals | LAMMPS: wall (s) | LAMMPS: fmax | LAMMPS: stopped by | dE (eV) | max position diff (A) |',
+  '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|',
+  ...relaxRows.map(
+    (r) =>
+      `| ${r.potential} | ${r.atoms} | ${r.tol} | ${r.ours.solver} | ${r.ours.iterations} (${r.ours.stages}) | ${r.ours.forceEvaluations} | ${r.ours.wallTimeSeconds.toFixed(2)} | ${e(r.ours.maxForce)} | ${r.lammps.iterations} | ${r.lammps.forceEvaluations} | ${r.lammps.loopSeconds.toFixed(2)} | ${e(r.lammps.fmax)} | ${r.lammps.stoppingCriterion} | ${e(r.energyDiff)} | ${e(r.maxPositionDiff)} |`,
+  ),
+  '',
+];
+const mdPath = join(outDir, 'lammps-crosscheck.md');
+writeFileAtomic(mdPath, md.join('\n'));
+log(`wrote ${jsonPath} and ${mdPath}`);
