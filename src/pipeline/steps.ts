@@ -177,6 +177,8 @@ export interface TrainingOptions {
   excludeRoles?: readonly TrainingRole[];
   /** Largest cutoff the fitted model will have (cells must carry it); default the reference's. */
   cutoff?: number;
+  /** Perfect-lattice cells: 'by-kind' (default; strained with V, FC cell with FC) or 'always' (see generate.ts). */
+  perfectCells?: 'by-kind' | 'always';
 }
 
 export interface TrainingRecord {
@@ -199,7 +201,9 @@ export async function trainingStep(ref: ReferenceRecord, o: TrainingOptions): Pr
   requireParam('rDom', o.rDom, (v) => v > 0, '> 0');
   const cutoff = Math.max(ref.pot.cutoff, o.cutoff ?? 0);
   const dom = periodicDomain(ref.lattice, ref.inputs.defect, o.rDom, cutoff);
-  const key = [potIdentity({ ...ref.inputs, pot: ref.inputs.potential ? undefined : ref.pot }), ref.lattice.r0, ref.inputs.defect, dom.repetitions!.join('x'), ref.inputs.tol].join('|');
+  // Keyed by the reference potential's own description (parameters included): two references built from ready-made
+  // potentials with the same name but other parameters must not share a relaxed cell.
+  const key = [JSON.stringify(ref.pot.describe()), ref.lattice.r0, ref.inputs.defect, dom.repetitions!.join('x'), ref.inputs.tol].join('|');
   let cell = trainingCellCache.get(key);
   const cached = !!cell;
   if (!cell) {
@@ -221,6 +225,7 @@ export async function trainingStep(ref: ReferenceRecord, o: TrainingOptions): Pr
     cutoff,
     relaxed: cell.structure,
     roleWeights: o.roleWeights,
+    perfectCells: o.perfectCells,
   });
   if (o.excludeRoles?.length) {
     set.configs = set.configs.filter((c) => !o.excludeRoles!.includes(c.role as TrainingRole));
