@@ -122,7 +122,14 @@ export function configRows(
     const nf = n * dim;
     for (let k = 0; k < K; k++) block.set(forces!.subarray(k * nf, (k + 1) * nf), k * rows + r0);
     block.set(cfg.forces!, yc + r0);
-    rw.fill(normalisation === 'per-config' ? (wc * w.F) / Math.sqrt(nf) : wc * w.F, r0, r0 + nf);
+    const mask = cfg.forceMask;
+    if (mask && mask.length !== n) throw new ParameterError(`forceMask has ${mask.length} entries for ${n} atoms`);
+    // Masked atoms keep their rows with weight 0 (they add nothing to the QR); per-config normalisation counts only
+    // the fitted components, so a mask does not change the weight of the configuration as a whole.
+    const fitted = mask ? mask.reduce((a, m) => a + (m ? 1 : 0), 0) * dim : nf;
+    const wf = normalisation === 'per-config' ? (wc * w.F) / Math.sqrt(Math.max(fitted, 1)) : wc * w.F;
+    rw.fill(wf, r0, r0 + nf);
+    if (mask) for (let i = 0; i < n; i++) if (!mask[i]) rw.fill(0, r0 + i * dim, r0 + (i + 1) * dim);
     kind.fill(ROW_KIND_CODE.F, r0, r0 + nf);
     r0 += nf;
   }

@@ -65,6 +65,12 @@ export interface TrainingSetOptions {
   relax?: RelaxFn;
   /** Per-role configuration weights (default 1 each): defect-relaxed, defect-rattled, strained-perfect, perfect. */
   roleWeights?: Partial<Record<TrainingRole, number>>;
+  /**
+   * 'by-kind' (default): strained perfect cells only when V is observed, the FC perfect cell only when FC is.
+   * 'always': both in every set (their E and F enter the fit; V and FC only when observed), so that sets differ in
+   * the observation kinds alone, not in the configurations (the training-size study compares sets this way).
+   */
+  perfectCells?: 'by-kind' | 'always';
 }
 
 export type TrainingRole = 'defect-relaxed' | 'defect-rattled' | 'strained-perfect' | 'perfect';
@@ -159,7 +165,11 @@ export async function generateTrainingSet(o: TrainingSetOptions): Promise<Traini
     configs.push({ role: 'defect-rattled', structure: s, weight: rw('defect-rattled'), seed: seed + q, ...observe(ref, s, all) });
   }
   let nStrained = 0;
-  if (kinds.includes('V')) {
+  const always = (o.perfectCells ?? 'by-kind') === 'always';
+  if (o.perfectCells !== undefined && o.perfectCells !== 'by-kind' && o.perfectCells !== 'always') {
+    throw new ParameterError(`perfectCells must be 'by-kind' or 'always', got '${String(o.perfectCells)}'`);
+  }
+  if (kinds.includes('V') || always) {
     const base = perfectCell(l, 2 * cutoff * 1.05, cutoff).structure;
     const d = l.dim;
     for (let a = 0; a < d; a++)
@@ -173,7 +183,7 @@ export async function generateTrainingSet(o: TrainingSetOptions): Promise<Traini
           nStrained++;
         }
   }
-  if (kinds.includes('FC')) {
+  if (kinds.includes('FC') || always) {
     const pd = perfectCell(l, 4 * cutoff * 1.05, cutoff);
     const zero = new Array(l.dim).fill(0);
     const atom = pd.keys.indexOf(siteKey(zero, 0));
@@ -204,6 +214,7 @@ export async function generateTrainingSet(o: TrainingSetOptions): Promise<Traini
       counts,
       strained: nStrained,
       relaxation,
+      perfectCells: o.perfectCells ?? 'by-kind',
     },
   };
 }

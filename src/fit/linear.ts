@@ -193,7 +193,9 @@ export function trainingErrors(pot: SitePotential, set: TrainingSet): Partial<Re
     if (needEval) {
       const r = pot.evaluate(s, nl);
       if (acc.E && cfg.energy !== undefined) acc.E.add(r.energy / n, cfg.energy / n);
-      if (acc.F && cfg.forces) for (let i = 0; i < r.forces.length; i++) acc.F.add(r.forces[i], cfg.forces[i]);
+      if (acc.F && cfg.forces) {
+        for (let i = 0; i < r.forces.length; i++) if (!cfg.forceMask || cfg.forceMask[Math.floor(i / dim)]) acc.F.add(r.forces[i], cfg.forces[i]);
+      }
       if (acc.V && cfg.virial && s.cell) {
         for (const [a, b] of virialComponents(dim)) acc.V.add(r.virial[a * dim + b] / n, cfg.virial[a * dim + b] / n);
       }

@@ -25,6 +25,11 @@ export interface TrainingConfig {
   weight: number;
   /** Seed of the random draw that made this configuration, if any. */
   seed?: number;
+  /**
+   * Atoms whose forces are fitted (1) or ignored (0); default all. For non-periodic configurations (a clamped ball)
+   * whose outer atoms have incomplete environments: their forces are surface forces that no bulk MLIP should learn.
+   */
+  forceMask?: Uint8Array;
 }
 
 export interface TrainingSet {
