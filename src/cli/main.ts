@@ -9,7 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   // (commands are registered below as they are implemented)
   check: { summary: 'Run the verification checks on the default potentials (or --potential name); table or --json', load: async () => (await import('./commands/check.ts')).command },
   fit: { summary: 'Fit the linear MLIP to a training set (extxyz or generated); write model JSON', load: async () => (await import('./commands/fit.ts')).default },
-  study: { summary: 'Convergence studies against THEORY.md (domain: P1 truncation); table and verdict, or --json', load: async () => (await import('./commands/study.ts')).command },
+  study: { summary: 'Convergence studies against THEORY.md (domain P1, perturbation P2, fit-accuracy P3, training-size P4-P6); table and verdict, or --json', load: async () => (await import('./commands/study.ts')).command },
   'export-training': { summary: 'Generate a training set with a reference potential and write it as extxyz', load: async () => (await import('./commands/export-training.ts')).default },
   bench: { summary: 'Run the benchmarks (--quick, --filter s), append to reports/bench/history.jsonl, flag regressions (--compare, --ci)', load: async () => (await import('./commands/bench.ts')).command },
   report: { summary: 'The main job: run the configured convergence studies, write reports/latest/ (JSON, Markdown, HTML with plots)', load: async () => (await import('./commands/report.ts')).command },

@@ -38,22 +38,11 @@ export interface StudyDefinition {
   run(options: Record<string, unknown>, ctx: StudyContext): Promise<StudyResult[]>;
 }
 
-// Studies not yet written are loaded through a computed specifier (so the type check passes before their file
-// exists, and loading one gives a clear error). Replace each with a literal import when its module lands.
-const pending = (file: string) => async (): Promise<{ definition: StudyDefinition }> => {
-  try {
-    return (await import(new URL(file, import.meta.url).href)) as { definition: StudyDefinition };
-  } catch (e) {
-    const { ParameterError } = await import('../util/errors.ts');
-    throw new ParameterError(`study module ${file} could not be loaded: ${(e as Error).message}`);
-  }
-};
-
 const LOADERS: Record<StudyName, () => Promise<{ definition: StudyDefinition }>> = {
   domain: () => import('./domain-study.ts'),
-  perturbation: pending('./perturbation-study.ts'),
-  'fit-accuracy': pending('./fit-accuracy-study.ts'),
-  'training-size': pending('./training-size-study.ts'),
+  perturbation: () => import('./perturbation-study.ts'),
+  'fit-accuracy': () => import('./fit-accuracy-study.ts'),
+  'training-size': () => import('./training-size-study.ts'),
 };
 
 export function isStudyName(s: string): s is StudyName {

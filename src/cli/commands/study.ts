@@ -15,7 +15,8 @@ import type { Command } from '../command.ts';
 export interface StudySubcommand {
   summary: string;
   usage: string;
-  run(p: ParsedArgs, progress: (msg: string) => void): Promise<StudyResult>;
+  /** One result, or several (training-size: one per observation set; --json then prints an array). */
+  run(p: ParsedArgs, progress: (msg: string) => void): Promise<StudyResult | StudyResult[]>;
 }
 
 function choice<T extends string>(p: ParsedArgs, name: string, valid: readonly T[], dflt: T): T {
@@ -58,6 +59,149 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       });
     },
   },
+  perturbation: {
+    summary: 'P2: V + tW relaxed in one clamped ball; errors and linearisation remainders against t (slope 1, sharp)',
+    usage: [
+      'mlip-verify study perturbation [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial] [--radius 16]',
+      '    [--ts 1e-4,3.16e-4,...,1e-1] [--lattice-mode base|perturbed] [--solver auto|...] [--tol 1e-12] [--cg-tol 1e-12]',
+      '    [--max-iterations N] [--json]',
+      'W is an EAM term with the base cutoff and other shapes (perturbation-study.ts defaultPerturbation); base: both',
+      "relaxations on V's stress-free lattice (remainders measured); perturbed: V + tW on its own lattice.",
+    ].join('\n'),
+    async run(p, progress) {
+      const { perturbationStudy, definition, PERTURBATION_LATTICES } = await import('../../convergence/perturbation-study.ts');
+      const dflt = definition.defaults('default') as { radius: number; ts: number[] };
+      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
+      return perturbationStudy({
+        potential,
+        lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
+        defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+        radius: flagNumber(p, 'radius', dflt.radius)!,
+        ts: flagNumberList(p, 'ts', dflt.ts)!,
+        latticeMode: choice(p, 'lattice-mode', PERTURBATION_LATTICES, 'base'),
+        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+        tol: flagNumber(p, 'tol', 1e-12),
+        cgTol: flagNumber(p, 'cg-tol', 1e-12),
+        maxIterations: flagNumber(p, 'max-iterations'),
+        progress,
+      });
+    },
+  },
+  'fit-accuracy': {
+    summary: 'P3: nested MLIP bases fitted on one training set; simulation errors against training force RMSE (slope 1)',
+    usage: [
+      'mlip-verify study fit-accuracy [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial] [--ref-size 16]',
+      '    [--check-ref-size R] [--rdom 10] [--observations E+F|E+F+V|E+F+FC|E+F+V+FC] [--rattled 4] [--amplitude 0.03]',
+      '    [--seed 1] [--levels 1,2,3,4,5] [--lambda 1e-10] [--solver auto|...] [--tol 1e-10] [--time-limit 60] [--json]',
+      'Levels index the nested FIT_FAMILY of fit-accuracy-study.ts (1..5); every model is relaxed in the reference ball and in',
+      'the half ball (the error must not depend on the ball); a model that cannot be relaxed is reported as failed.',
+    ].join('\n'),
+    async run(p, progress) {
+      const { fitAccuracyStudy, definition } = await import('../../convergence/fit-accuracy-study.ts');
+      const dflt = definition.defaults('default') as { refSize: number; levels: number[]; rDom: number };
+      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
+      return fitAccuracyStudy({
+        potential,
+        lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
+        defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+        refSize: flagNumber(p, 'ref-size', dflt.refSize)!,
+        checkRefSize: flagNumber(p, 'check-ref-size'),
+        rDom: flagNumber(p, 'rdom', dflt.rDom)!,
+        observations: choice(p, 'observations', ['E+F', 'E+F+V', 'E+F+FC', 'E+F+V+FC'], 'E+F+V'),
+        rattled: flagNumber(p, 'rattled', 4),
+        rattleAmplitude: flagNumber(p, 'amplitude', 0.03),
+        seed: flagNumber(p, 'seed', 1),
+        levels: flagNumberList(p, 'levels', dflt.levels)!,
+        lambda: flagNumber(p, 'lambda'),
+        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+        tol: flagNumber(p, 'tol', 1e-10),
+        timeLimitSeconds: flagNumber(p, 'time-limit', 60),
+        progress,
+      });
+    },
+  },
+  'training-size': {
+    summary: 'P4-P6: MLIP trained on defect cells of side R_dom, per observation set; error vs R_dom above the measured floor',
+    usage: [
+      'mlip-verify study training-size [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial]',
+      '    [--sizes 7,8,9.2,10.6,12.2,14] [--ref-size 16] [--check-ref-size R] [--sets E,E+F,E+F+V,E+F+FC,E+F+V+FC]',
+      '    [--regime delta|linear] [--prior-potential P] [--prior-params alpha=3.6,C=0.03] [--level 3] [--lambda 1e-10]',
+      '    [--weights E=1,F=1,V=0.1,FC=0.01] [--normalisation per-config|per-row] [--rattled 0] [--amplitude 0.03] [--seed 1]',
+      '    [--exclude-roles defect-rattled,...] [--perfect-cells always|by-kind] [--floor-separation 30] [--floor-factor 3]',
+      '    [--trainer module.ts | cmd:"fit {train} {model}" --trainer-engine mlip-json:{model}]',
+      '    [--mode quick|default|thorough] [--solver auto|...] [--tol 1e-10] [--json]',
+      'The floor is measured (same trainer trained on the reference ball itself); a rate is fitted only when the error at',
+      'the smallest R_dom is >= 30x the floor, otherwise the verdict is "at floor" and the bound itself is checked.',
+    ].join('\n'),
+    async run(p, progress) {
+      const { trainingSizeStudy, definition } = await import('../../convergence/training-size-study.ts');
+      const { OBSERVATION_SETS } = await import('../../fit/types.ts');
+      const mode = choice(p, 'mode', ['quick', 'default', 'thorough'] as const, 'default');
+      const dflt = definition.defaults(mode) as {
+        sizes: number[];
+        refSize: number;
+        basisLevel: number;
+        rattled: number;
+        kindWeights: Record<string, number>;
+        priorParams: Record<string, number>;
+      };
+      const keyValues = (name: string, valid?: readonly string[]): Record<string, number> | undefined => {
+        const v = flagString(p, name);
+        if (v === undefined) return undefined;
+        const out: Record<string, number> = {};
+        for (const kv of v.split(',')) {
+          const [k, x] = kv.split('=');
+          const n = Number(x);
+          if (!k || x === undefined || !Number.isFinite(n)) throw new ParameterError(`--${name}: '${kv}' is not key=number`);
+          if (valid && !valid.includes(k)) throw new ParameterError(`--${name}: '${k}' is not one of: ${valid.join(', ')}`);
+          out[k] = n;
+        }
+        return out;
+      };
+      const list = <T extends string>(name: string, valid: readonly T[]): T[] | undefined => {
+        const v = flagString(p, name);
+        if (v === undefined) return undefined;
+        const items = v.split(',').filter(Boolean);
+        for (const it of items) if (!valid.includes(it as T)) throw new ParameterError(`--${name}: '${it}' is not one of: ${valid.join(', ')}`);
+        return items as T[];
+      };
+      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
+      // An external trainer (src/engines/trainer-plugin.ts) replaces the regime/basis options.
+      const trainerSpec = flagString(p, 'trainer');
+      let trainer;
+      if (trainerSpec !== undefined) {
+        const { loadTrainer, parseTrainerSpec } = await import('../../engines/trainer-plugin.ts');
+        trainer = await loadTrainer(parseTrainerSpec(trainerSpec, flagString(p, 'trainer-engine')));
+      }
+      return trainingSizeStudy({
+        trainer,
+        potential,
+        lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
+        defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+        sizes: flagNumberList(p, 'sizes', dflt.sizes)!,
+        refSize: flagNumber(p, 'ref-size', dflt.refSize)!,
+        checkRefSize: flagNumber(p, 'check-ref-size'),
+        observationSets: list('sets', OBSERVATION_SETS),
+        regime: choice(p, 'regime', ['delta', 'linear'] as const, 'delta'),
+        priorPotential: flagString(p, 'prior-potential') === undefined ? undefined : choice(p, 'prior-potential', potentialNames(), potential),
+        priorParams: keyValues('prior-params') ?? dflt.priorParams,
+        basisLevel: flagNumber(p, 'level', dflt.basisLevel),
+        lambda: flagNumber(p, 'lambda'),
+        kindWeights: { ...dflt.kindWeights, ...keyValues('weights', ['E', 'F', 'V', 'FC']) },
+        normalisation: choice(p, 'normalisation', ['per-config', 'per-row'] as const, 'per-config'),
+        rattled: flagNumber(p, 'rattled', dflt.rattled),
+        rattleAmplitude: flagNumber(p, 'amplitude'),
+        seed: flagNumber(p, 'seed'),
+        excludeRoles: list('exclude-roles', ['defect-relaxed', 'defect-rattled', 'strained-perfect', 'perfect'] as const),
+        perfectCells: choice(p, 'perfect-cells', ['always', 'by-kind'] as const, 'always'),
+        floorSeparation: flagNumber(p, 'floor-separation'),
+        floorFactor: flagNumber(p, 'floor-factor'),
+        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+        tol: flagNumber(p, 'tol', 1e-10),
+        progress,
+      });
+    },
+  },
 };
 
 function fmt(v: number): string {
@@ -75,7 +219,7 @@ export function renderStudy(r: StudyResult): string {
     const info = pt.info ?? {};
     lines.push(
       [
-        pt.x.toFixed(3).padEnd(22),
+        (Math.abs(pt.x) >= 0.01 ? pt.x.toFixed(3) : pt.x.toExponential(3)).padEnd(22), // t and RMSE go below 0.01
         ...measures.map((m) => fmt(pt.errors[m]).padStart(16)),
         String(info.atoms ?? '').padStart(9),
         String(info.iterations ?? '').padStart(7),
@@ -117,9 +261,10 @@ export const command: Command = {
     const p = parseArgs(rest);
     const json = flagBool(p, 'json');
     const result = await entry.run(p, json ? () => {} : (m) => console.error(m));
+    const all = Array.isArray(result) ? result : [result];
     if (json) console.log(JSON.stringify(result, null, 2));
-    else console.log(renderStudy(result));
-    return result.verdict === 'fail' ? 1 : 0;
+    else console.log(all.map(renderStudy).join('\n\n'));
+    return all.some((r) => r.verdict === 'fail') ? 1 : 0;
   },
 };
 
