@@ -291,15 +291,17 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
     const set = r.label as ObservationSet;
     if (set === 'E') {
       if (ef) {
-        // An E-only MLIP that cannot be relaxed gives no answer at all: worse than any E+F error.
-        const worse = r.points.map((p, i) => !Number.isFinite(p.errors.energyNorm) || p.errors.energyNorm >= ef.points[i].errors.energyNorm);
-        const ok = worse.every(Boolean);
-        for (const f of r.fits) f.verdict = ok ? 'pass' : 'not observed';
-        r.notes!.push(
-          `P6 (hypothesis: energies alone give the worst errors): E-only energy-norm error >= E+F's at ${worse.filter(Boolean).length} of ` +
-            `${worse.length} R_dom (ratios ${r.points.map((p, i) => (p.errors.energyNorm / ef.points[i].errors.energyNorm).toFixed(2)).join(', ')}): ` +
-            (ok ? 'observed' : 'not observed'),
-        );
+        // Judged per measure: each fit's verdict says whether E-only is worse than E+F in that measure at every
+        // R_dom. An E-only MLIP that cannot be relaxed gives no answer at all: worse than any E+F error.
+        for (const f of r.fits) {
+          const m = f.measure;
+          const worse = r.points.map((p, i) => !Number.isFinite(p.errors[m]) || p.errors[m] >= ef.points[i].errors[m]);
+          const ok = worse.every(Boolean);
+          f.verdict = ok ? 'pass' : 'not observed';
+          const ratios = r.points.map((p, i) => (p.errors[m] / ef.points[i].errors[m]).toFixed(2)).join(', ');
+          f.explanation += `; P6 (hypothesis: energies alone give the worst errors): ${m} >= E+F's at ${worse.filter(Boolean).length} of ${worse.length} R_dom (ratios ${ratios}): ${ok ? 'observed' : 'not observed'}`;
+          r.notes!.push(`P6 ${m}: E-only / E+F error ratios ${ratios}: ${ok ? 'observed' : 'not observed'}`);
+        }
       } else {
         for (const f of r.fits) f.verdict = 'not observed';
         r.notes!.push('P6 needs the E+F set to compare with; it was not run, so the hypothesis is not observed');
