@@ -33,7 +33,7 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
       xs: fc.constant(Array.from({ length: n }, (_, i) => x0 * ratio ** i)),
       errors: fc.array(fc.array(errorValue, { minLength: measures.length, maxLength: measures.length }), { minLength: n, maxLength: n }),
       measures: fc.constant(measures),
-      predicted: fc.array(fc.double({ min: -4, max: 1, noNaN: true }), { minLength: measures.length, maxLength: measures.length }),
+      predicted: fc.array(fc.oneof(fc.double({ min: -4, max: 1, noNaN: true }), fc.constant(Number.NaN)), { minLength: measures.length, maxLength: measures.length }),
       kind: fc.constantFrom('sharp' as const, 'bound' as const),
       dropFirst: fc.integer({ min: 0, max: 2 }),
       floor: fc.option(fc.double({ min: 1e-12, max: 1, noNaN: true }), { nil: undefined }),

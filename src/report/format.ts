@@ -22,6 +22,8 @@ export function fmtObserved(slope: number | null, stderr: number | null): string
 }
 
 export function fmtPredicted(f: Pick<RateFit, 'predicted' | 'kind' | 'tolerance'>): string {
+  // NaN in a study result (null once it has been through JSON): no rate is predicted, e.g. the P6 hypothesis.
+  if (f.predicted === null || !Number.isFinite(f.predicted)) return 'no rate predicted';
   return f.kind === 'sharp' ? `${f.predicted} (sharp, ±${f.tolerance})` : `≤ ${f.predicted} + ${f.tolerance} (bound)`;
 }
 

@@ -81,7 +81,7 @@ export function summarise(studies: StudyRun[]): SummaryRow[] {
       r.fits.forEach((f, fi) => {
         rows.push({
           studyIndex: si, resultIndex: ri, fitIndex: fi, study: r.study, label: r.label, measure: f.measure, kind: f.kind,
-          predicted: f.predicted, observed: finite(f.slope), stderr: finite(f.stderr), verdict: f.verdict, explanation: f.explanation,
+          predicted: finite(f.predicted), observed: finite(f.slope), stderr: finite(f.stderr), verdict: f.verdict, explanation: f.explanation,
         });
       });
       if (r.verdict === 'fail' && !r.fits.some((f) => f.verdict === 'fail')) {
@@ -152,7 +152,7 @@ export function ratePlot(r: StudyResult, f: RateFit): LogLogPlot {
     yLabel: `${f.measure} error`,
     points: r.points.map((p, i) => ({ x: p.x, y: p.errors[f.measure], index: i, dropped: dropped.has(i) })),
     fit: Number.isFinite(f.slope) ? { intercept: f.intercept, slope: f.slope, x0: f.range[0], x1: f.range[1], label: slopeText } : undefined,
-    triangle: { slope: f.predicted, label: `${f.kind === 'bound' ? 'bound' : 'predicted'} ${f.predicted}` },
+    triangle: Number.isFinite(f.predicted) ? { slope: f.predicted, label: `${f.kind === 'bound' ? 'bound' : 'predicted'} ${f.predicted}` } : undefined,
     hlines: floor !== undefined && Number.isFinite(floor) && floor > 0 ? [{ y: floor, label: `floor ${formatTick(floor)}` }] : [],
     notes: Number.isFinite(f.slope) ? [] : [f.explanation],
   };
