@@ -141,3 +141,39 @@ test.prop([fc.constant(null)], { numRuns: 1 })('a NaN result fails, it does not 
   expect(r.status).toBe('fail');
   expect(Number.isNaN(r.worst)).toBe(true);
 });
+
+describe('force constants of a potential whose Hessian-vector products are finite differences (external engines)', () => {
+  /** Declares, as the i-PI engine does, HVPs by central differences of forces (step 1e-4 r0: error ~1e-9 relative). */
+  function fdHessian(skew = 0): SitePotential {
+    return {
+      name: 'fd-hessian',
+      cutoff: base.cutoff,
+      describe: () => ({ kind: 'fd-hessian', hessianVector: { method: 'central finite differences of forces', step: 1e-4 } }),
+      evaluate: (s, nl) => base.evaluate(s, nl),
+      hessianVector: (s, nl, v) => {
+        const h = 1e-4;
+        const at = (t: number) => base.evaluate({ ...s, positions: s.positions.map((x, i) => x + t * v[i]) }, nl).forces;
+        const fp = at(h);
+        const fm = at(-h);
+        const out = fp.map((f, i) => -(f - fm[i]) / (2 * h));
+        out[0] += skew * v[s.dim];
+        out[s.dim] -= skew * v[0];
+        return out;
+      },
+    };
+  }
+  test.prop([seedArb], { numRuns: 2 })('are judged at the hessian-vector tolerance, and the result says so', (seed) => {
+    const r = checkForceConstants(fdHessian(), { seed, lattice: 'triangular', cases: 1 });
+    expect(r.tolerance).toBe(1e-7);
+    expect(r.worstCase.hessian).toMatch(/finite differences/);
+    // Central differences are not symmetric to round-off: the analytic tolerance would fail an exact model.
+    expect(r.worst).toBeGreaterThan(1e-11);
+    expect(r.status, JSON.stringify(r)).toBe('pass');
+    const analytic = checkForceConstants(base, { seed, lattice: 'triangular', cases: 1 });
+    expect(analytic.tolerance).toBe(1e-11);
+  });
+  test.prop([seedArb], { numRuns: 2 })('still fail on a real asymmetry far above the differencing error', (seed) => {
+    const r = checkForceConstants(fdHessian(1e-4), { seed, lattice: 'triangular', cases: 1 });
+    expect(r.status, JSON.stringify(r)).toBe('fail');
+  });
+});

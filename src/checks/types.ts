@@ -59,6 +59,19 @@ export const FLOOR = {
   hessian: 1e-2,
 } as const;
 
+/**
+ * Whether a potential's Hessian-vector products are finite differences of its forces (external engines: the i-PI
+ * protocol carries no second derivatives), as its describe() declares. Such products are accurate to the
+ * hessian-vector check's tolerance, not to round-off, and checks built on them are judged accordingly.
+ */
+export function hessianByFiniteDifferences(pot: SitePotential): boolean {
+  const h = pot.describe().hessianVector as { method?: unknown } | undefined;
+  return typeof h?.method === 'string' && /finite difference/i.test(h.method);
+}
+
+/** Tolerance of the hessian-vector check (relative, against Richardson-extrapolated differences of forces). */
+export const HVP_TOLERANCE = 1e-7;
+
 export function makeResult(
   name: string,
   pot: SitePotential,
