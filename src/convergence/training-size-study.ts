@@ -40,7 +40,8 @@ import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
  *
  * Predictions: every set containing E+F is bounded by P4 (geometry slope <= -d/2 + 0.25, E_f slope <= -d + 0.25,
  * 'bound'); E+F+V+FC carries the P5 hypothesis (geometry slope <= -d + 0.25: 'pass' = observed, else 'not observed');
- * E alone carries P6 (no rate, the worst errors: observed when its energy-norm error is >= E+F's at every R_dom).
+ * E alone carries P6 (no rate, the worst errors: observed per measure when E-only's error is >= E+F's at every
+ * R_dom; an E-only MLIP that could not be relaxed gives no answer there, and the hypothesis is then not observed).
  */
 
 export const GEOMETRY_MEASURES = ['energyNorm', 'maxNorm'] as const;
@@ -90,7 +91,10 @@ export interface TrainingSizeStudyOptions {
    * alone can give one) is recorded as a point without errors and the reason; it fails a set that P4 bounds.
    */
   relaxTimeLimit?: number;
-  /** Iteration limit of each MLIP relaxation (default the solver's): a deterministic alternative to the time limit. */
+  /**
+   * Iteration limit of each MLIP relaxation (default the solver's): a deterministic alternative to the time limit. A
+   * low cap turns slow E-only relaxations into points without an answer, so P6 is then 'not observed'.
+   */
   relaxMaxIterations?: number;
   /** Points with error <= floorFactor x floor are at the floor (default 3). */
   floorFactor?: number;
@@ -292,14 +296,22 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
     if (set === 'E') {
       if (ef) {
         // Judged per measure: each fit's verdict says whether E-only is worse than E+F in that measure at every
-        // R_dom. An E-only MLIP that cannot be relaxed gives no answer at all: worse than any E+F error.
+        // R_dom. An E-only MLIP that could not be relaxed gives no error to compare, so no answer at that R_dom:
+        // the hypothesis is observed only when every R_dom answered and every answer says "worse".
         for (const f of r.fits) {
           const m = f.measure;
-          const worse = r.points.map((p, i) => !Number.isFinite(p.errors[m]) || p.errors[m] >= ef.points[i].errors[m]);
+          const answered = r.points.map((p, i) => Number.isFinite(p.errors[m]) && Number.isFinite(ef.points[i].errors[m]));
+          const worse = r.points.map((p, i) => answered[i] && p.errors[m] >= ef.points[i].errors[m]);
           const ok = worse.every(Boolean);
           f.verdict = ok ? 'pass' : 'not observed';
-          const ratios = r.points.map((p, i) => (p.errors[m] / ef.points[i].errors[m]).toFixed(2)).join(', ');
-          f.explanation += `; P6 (hypothesis: energies alone give the worst errors): ${m} >= E+F's at ${worse.filter(Boolean).length} of ${worse.length} R_dom (ratios ${ratios}): ${ok ? 'observed' : 'not observed'}`;
+          const ratios = r.points
+            .map((p, i) => (answered[i] ? (p.errors[m] / ef.points[i].errors[m]).toPrecision(3) : 'no answer'))
+            .join(', ');
+          const unanswered = answered.filter((a) => !a).length;
+          const why = unanswered
+            ? ` (${unanswered} R_dom without an answer: a relaxation failed, see notes)`
+            : '';
+          f.explanation += `; P6 (hypothesis: energies alone give the worst errors): ${m} >= E+F's at ${worse.filter(Boolean).length} of ${worse.length} R_dom${why} (ratios ${ratios}): ${ok ? 'observed' : 'not observed'}`;
           r.notes!.push(`P6 ${m}: E-only / E+F error ratios ${ratios}: ${ok ? 'observed' : 'not observed'}`);
         }
       } else {
