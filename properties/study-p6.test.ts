@@ -8,15 +8,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { trainingSizeStudy } from '../src/convergence/training-size-study.ts';
-import { makePotential } from '../src/potentials/defaults.ts';
 import { clearPipelineCaches } from '../src/pipeline/index.ts';
+import { deltaCase, eam2dParams as params } from './training-size-support.ts';
 
-const params = fc.record({
-  D: fc.double({ min: 0.4, max: 0.6, noNaN: true }),
-  alpha: fc.double({ min: 3.6, max: 4.4, noNaN: true }),
-  C: fc.double({ min: 0.03, max: 0.07, noNaN: true }),
-});
-const wrongPrior = (p: { D: number; alpha: number; C: number }) => ({ ...p, alpha: p.alpha - 0.3, C: p.C * 0.6 });
 
 describe('P6: energies alone (generated 2D cases)', () => {
   it('P6: energies alone are never better than energies and forces (energy norm, every R_dom)', async () => {
@@ -24,13 +18,8 @@ describe('P6: energies alone (generated 2D cases)', () => {
       fc.asyncProperty(params, fc.constantFrom('vacancy' as const, 'interstitial' as const), async (p, defect) => {
         clearPipelineCaches();
         const rs = await trainingSizeStudy({
-          pot: makePotential('eam-2d', p),
-          potential: 'eam-2d',
-          priorPotential: 'eam-2d',
-          priorParams: wrongPrior(p),
-          defect,
+          ...deltaCase(p, defect),
           sizes: [7, 10],
-          refSize: 12,
           observationSets: ['E', 'E+F'],
           basisLevel: 2,
           rattled: 0,

@@ -16,17 +16,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { trainingSizeStudy } from '../src/convergence/training-size-study.ts';
-import { makePotential } from '../src/potentials/defaults.ts';
 import { clearPipelineCaches } from '../src/pipeline/index.ts';
+import { deltaCase, eam2dParams as params } from './training-size-support.ts';
 import { LinearTrainer } from '../src/fit/linear.ts';
 import type { Trainer } from '../src/fit/types.ts';
 
-const params = fc.record({
-  D: fc.double({ min: 0.4, max: 0.6, noNaN: true }),
-  alpha: fc.double({ min: 3.6, max: 4.4, noNaN: true }),
-  C: fc.double({ min: 0.03, max: 0.07, noNaN: true }),
-});
-const wrongPrior = (p: { D: number; alpha: number; C: number }) => ({ ...p, alpha: p.alpha - 0.3, C: p.C * 0.6 });
 
 describe('P4-P6: training-cell size (generated 2D cases)', () => {
   it('P4: E+F geometry errors decay at least like R_dom^{-d/2} above the floor, or obey the bound at the floor', async () => {
@@ -40,13 +34,8 @@ describe('P4-P6: training-cell size (generated 2D cases)', () => {
         async (p, defect, rattled, seed, kindWeights) => {
           clearPipelineCaches();
           const [r] = await trainingSizeStudy({
-            pot: makePotential('eam-2d', p),
-            potential: 'eam-2d',
-            priorPotential: 'eam-2d',
-            priorParams: wrongPrior(p),
-            defect,
+            ...deltaCase(p, defect),
             sizes: [7, 8.5, 10],
-            refSize: 12,
             observationSets: ['E+F'],
             basisLevel: 2,
             rattled,
@@ -105,13 +94,8 @@ describe('P4-P6: training-cell size (generated 2D cases)', () => {
       fc.asyncProperty(params, async (p) => {
         clearPipelineCaches();
         const rs = await trainingSizeStudy({
-          pot: makePotential('eam-2d', p),
-          potential: 'eam-2d',
-          priorPotential: 'eam-2d',
-          priorParams: wrongPrior(p),
-          defect: 'vacancy',
+          ...deltaCase(p, 'vacancy'),
           sizes: [10],
-          refSize: 12,
           observationSets: ['E+F', 'E+F+V+FC'],
           basisLevel: 3,
           kindWeights: { V: 0.1, FC: 0.01 },

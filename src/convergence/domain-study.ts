@@ -1,5 +1,5 @@
-import { BOUNDARY_KINDS, DEFECT_KINDS, makeDomain, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
-import { LATTICE_NAMES, type LatticeName } from '../lattice/lattice.ts';
+import { BOUNDARY_KINDS, makeDomain, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
+import type { LatticeName } from '../lattice/lattice.ts';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
 import type { SitePotential } from '../potentials/types.ts';
@@ -11,6 +11,7 @@ import { defectNeighbourGraph, displacementErrors, formationEnergyError } from '
 import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
+import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
 
 /**
  * P1, domain truncation (THEORY.md section 3; Ehrlacher, Ortner & Shapeev 2016): relax a point defect in a clamped
@@ -256,10 +257,7 @@ export const definition: StudyDefinition = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      potential: { enum: Object.keys(POTENTIALS) },
-      params: { type: 'object', additionalProperties: { type: 'number' } },
-      lattice: { enum: [...LATTICE_NAMES] },
-      defect: { enum: DEFECT_KINDS.filter((k) => k !== 'none') },
+      ...SETUP_OPTIONS_SCHEMA,
       boundary: { enum: [...BOUNDARY_KINDS] },
       sizes: { type: 'array', minItems: 3, items: { type: 'number', exclusiveMinimum: 0 } },
       refSize: { type: 'number', exclusiveMinimum: 0 },

@@ -1,9 +1,8 @@
 import { LinearTrainer, type LinearFitOptions } from '../fit/linear.ts';
 import type { KindWeights } from '../fit/types.ts';
-import { DEFECT_KINDS, type DefectKind } from '../lattice/domain.ts';
-import { LATTICE_NAMES, type LatticeName } from '../lattice/lattice.ts';
+import type { DefectKind } from '../lattice/domain.ts';
+import type { LatticeName } from '../lattice/lattice.ts';
 import { envelopeFromDescription, validateSpec, type BasisSpec } from '../mlip/basis.ts';
-import { POTENTIALS } from '../potentials/defaults.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { errorStep, fitStep, mlipRelaxStep, referenceStep, trainingStep, type ErrorRecord, type MlipRelaxRecord } from '../pipeline/steps.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
@@ -13,6 +12,7 @@ import { freeForces, solveHessian } from './linear-response.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
+import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
 
 /**
  * P3, fit accuracy (THEORY.md section 3, docs/theory.md P3): one fixed training set, a nested family of linear MLIP
@@ -380,10 +380,7 @@ export const definition: StudyDefinition = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      potential: { enum: Object.keys(POTENTIALS) },
-      params: { type: 'object', additionalProperties: { type: 'number' } },
-      lattice: { enum: [...LATTICE_NAMES] },
-      defect: { enum: DEFECT_KINDS.filter((k) => k !== 'none') },
+      ...SETUP_OPTIONS_SCHEMA,
       refSize: { type: 'number', exclusiveMinimum: 0 },
       checkRefSize: { type: 'number', exclusiveMinimum: 0 },
       rDom: { type: 'number', exclusiveMinimum: 0 },

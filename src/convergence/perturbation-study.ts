@@ -1,5 +1,5 @@
-import { DEFECT_KINDS, makeDomain, type DefectKind, type Domain } from '../lattice/domain.ts';
-import { LATTICE_NAMES, type LatticeName } from '../lattice/lattice.ts';
+import { makeDomain, type DefectKind, type Domain } from '../lattice/domain.ts';
+import type { LatticeName } from '../lattice/lattice.ts';
 import { perturb } from '../potentials/combine.ts';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { EAMPotential } from '../potentials/eam.ts';
@@ -17,6 +17,7 @@ import { freeForces, solveHessian } from './linear-response.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
+import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
 
 /**
  * P2, perturbation of the potential (THEORY.md section 3, docs/theory.md P2): V^H = V + t W with W smooth, local and
@@ -317,15 +318,12 @@ export const definition: StudyDefinition = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      potential: { enum: Object.keys(POTENTIALS) },
-      params: { type: 'object', additionalProperties: { type: 'number' } },
+      ...SETUP_OPTIONS_SCHEMA,
       perturbationParams: {
         type: 'object',
         additionalProperties: false,
         properties: Object.fromEntries(['D', 'alpha', 'r0', 'beta', 'C', 'rho1'].map((k) => [k, { type: 'number', exclusiveMinimum: 0 }])),
       },
-      lattice: { enum: [...LATTICE_NAMES] },
-      defect: { enum: DEFECT_KINDS.filter((k) => k !== 'none') },
       radius: { type: 'number', exclusiveMinimum: 0 },
       ts: { type: 'array', minItems: 3, items: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
       latticeMode: { enum: [...PERTURBATION_LATTICES] },

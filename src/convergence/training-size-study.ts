@@ -3,8 +3,8 @@ import type { TrainingRole } from '../fit/generate.ts';
 import { LinearTrainer } from '../fit/linear.ts';
 import type { WeightNormalisation } from '../fit/design.ts';
 import { OBSERVATION_SETS, type KindWeights, type ObservationSet, type Trainer, type TrainingConfig, type TrainingSet } from '../fit/types.ts';
-import { DEFECT_KINDS, type DefectKind } from '../lattice/domain.ts';
-import { LATTICE_NAMES, type LatticeName } from '../lattice/lattice.ts';
+import type { DefectKind } from '../lattice/domain.ts';
+import type { LatticeName } from '../lattice/lattice.ts';
 import { DeltaTrainer, errorStep, fitStep, mlipRelaxStep, referenceStep, trainingStep, type ReferenceRecord, type TrainingRecord } from '../pipeline/steps.ts';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import type { SitePotential } from '../potentials/types.ts';
@@ -13,6 +13,7 @@ import { ConvergenceError, ParameterError, requireParam } from '../util/errors.t
 import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
+import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
 
 /**
  * P4-P6, the training-cell size R_dom (THEORY.md section 3 and 5): for each observation set, an MLIP is trained on
@@ -484,10 +485,7 @@ export const definition: StudyDefinition = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      potential: { enum: Object.keys(POTENTIALS) },
-      params: { type: 'object', additionalProperties: { type: 'number' } },
-      lattice: { enum: [...LATTICE_NAMES] },
-      defect: { enum: DEFECT_KINDS.filter((k) => k !== 'none') },
+      ...SETUP_OPTIONS_SCHEMA,
       sizes: { type: 'array', minItems: 3, items: { type: 'number', exclusiveMinimum: 0 } },
       refSize: { type: 'number', exclusiveMinimum: 0 },
       checkRefSize: { type: 'number', minimum: 0 },
