@@ -21,6 +21,7 @@ import { EAMPotential } from '../src/potentials/eam.ts';
 import { ExpDensity, MorseRadial, QuadraticEmbedding } from '../src/potentials/radial.ts';
 import type { EvalResult, SitePotential } from '../src/potentials/types.ts';
 import { seedArb } from './core-arbitraries.ts';
+import { caseConfig, CUTOFF_CLEARANCE, cutoffClearance, rattledCluster, rattledPeriodic } from '../src/checks/configs.ts';
 
 /**
  * Every check can fail: each is run on a deliberately broken model (the kind of bug it exists to catch) and must
@@ -176,4 +177,30 @@ describe('force constants of a potential whose Hessian-vector products are finit
     const r = checkForceConstants(fdHessian(1e-4), { seed, lattice: 'triangular', cases: 1 });
     expect(r.status, JSON.stringify(r)).toBe('fail');
   });
+});
+
+describe('derivative-check configurations keep every pair distance clear of the cutoff (stencils stay on one side)', () => {
+  test.prop([seedArb, fc.constantFrom('eam-2d', 'eam-fcc', 'lj-2d', 'snap-like'), fc.constantFrom(0.04, 0.1)], { numRuns: 12 })(
+    'clearance >= CUTOFF_CLEARANCE rc, atoms moved by at most CUTOFF_CLEARANCE rc, and the same seed replays',
+    (seed, name, rattle) => {
+      // snap-like: fcc with rc between the 2nd and 3rd shells, as Ni SNAP (4.1 A at r0 2.49). Only the cutoff matters
+      // to the configuration, and r0 is given, so no equilibrium solve runs.
+      const pot: SitePotential =
+        name === 'snap-like' ? Object.assign(Object.create(makePotential('eam-fcc')), { cutoff: 4.1 / 2.49 }) : makePotential(name);
+      const lattice = name === 'eam-fcc' || name === 'snap-like' ? 'fcc' : 'triangular';
+      const opts = { seed, lattice, rattle, r0: 1 } as const;
+      const a = caseConfig(pot, opts, seed);
+      const b = caseConfig(pot, opts, seed);
+      expect(a.cutoffClearance).toBeGreaterThanOrEqual(CUTOFF_CLEARANCE * pot.cutoff);
+      expect(cutoffClearance(a.structure, pot.cutoff)).toBe(a.cutoffClearance);
+      expect(Array.from(b.structure.positions)).toEqual(Array.from(a.structure.positions));
+      // Against the same draw without clearing: small moves only.
+      const raw = a.boundary === 'periodic'
+        ? rattledPeriodic(pot, lattice, 1, seed, rattle)
+        : rattledCluster(lattice, 1, Math.max(1.5, pot.cutoff), seed, rattle);
+      let moved = 0;
+      for (let i = 0; i < raw.positions.length; i++) moved = Math.max(moved, Math.abs(raw.positions[i] - a.structure.positions[i]));
+      expect(moved).toBeLessThanOrEqual(a.nudges === 0 ? 0 : 5 * CUTOFF_CLEARANCE * pot.cutoff);
+    },
+  );
 });

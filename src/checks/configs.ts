@@ -1,4 +1,5 @@
 import { periodicDomain } from '../lattice/domain.ts';
+import { buildNeighbourList } from '../lattice/neighbours.ts';
 import { basisCount, makeLattice, sitePosition, type LatticeName } from '../lattice/lattice.ts';
 import { perpendicularWidths, type Dim, type Structure } from '../lattice/structure.ts';
 import { equilibriumLattice, type PerfectLattice } from '../potentials/equilibrium.ts';
@@ -40,6 +41,9 @@ export interface Config {
   readonly seed: number;
   readonly lattice: LatticeName;
   readonly r0: number;
+  /** Smallest |r_ij - rc| over all pairs after clearCutoff, and how many pair distances it moved (CUTOFF_CLEARANCE). */
+  readonly cutoffClearance: number;
+  readonly nudges: number;
 }
 
 /** y = (I + eps) x applied to the rows (atoms or cell vectors) of a flat row-major array. */
@@ -135,8 +139,78 @@ export function rattledCluster(
 }
 
 /**
- * The configuration of one case: periodic or open (chosen by the seed unless forced), rattled and strained. Open
- * clusters reach one cutoff from the centre, so the centre atom has a full neighbourhood and the surface is rough.
+ * Pair distances are kept at least this far (relative to rc) from the cutoff. The finite-difference stencils of the
+ * derivative checks move a pair distance by at most ~1e-3 max(r0, rc) (H_POS, H_STRAIN, 2 sqrt(d) H_HVP in
+ * derivatives.ts); a potential that is only C1 at rc (SNAP's cosine switch: its Hessian jumps there) would otherwise
+ * fail forces = -grad E for the stencil, not for its forces (measured on Ni SNAP: a pair 1.3e-4 A from rc gave 1.4e-7;
+ * with 0.04 A clearance 4.6e-10). What happens at rc is the cutoff-smoothness check's job.
+ */
+export const CUTOFF_CLEARANCE = 2e-3;
+
+/** Smallest |r_ij - rc| over the pairs of s within rc (1 + 2 CUTOFF_CLEARANCE) (Infinity when none). */
+export function cutoffClearance(s: Structure, rc: number): number {
+  let near = Infinity;
+  forEachPair(s, rc * (1 + 2 * CUTOFF_CLEARANCE), (_i, _j, r) => {
+    near = Math.min(near, Math.abs(r - rc));
+  });
+  return near;
+}
+
+/** Calls f(i, j, r, u) for every pair i < j (each periodic image separately), u the unit vector from i to j. */
+function forEachPair(s: Structure, cutoff: number, f: (i: number, j: number, r: number, u: Float64Array) => void): void {
+  const nl = buildNeighbourList(s, cutoff);
+  const x = s.positions;
+  const d = s.dim;
+  const u = new Float64Array(d);
+  for (let i = 0; i < nl.n; i++)
+    for (let k = nl.offsets[i]; k < nl.offsets[i + 1]; k++) {
+      const j = nl.index[k];
+      if (j <= i) continue; // each pair once; a self-image's length cannot be changed by moving atoms
+      let r2 = 0;
+      for (let a = 0; a < d; a++) {
+        u[a] = x[j * d + a] + nl.shift[k * d + a] - x[i * d + a];
+        r2 += u[a] * u[a];
+      }
+      const r = Math.sqrt(r2);
+      for (let a = 0; a < d; a++) u[a] /= r;
+      f(i, j, r, u);
+    }
+}
+
+/**
+ * Moves the two atoms of every pair closer than CUTOFF_CLEARANCE rc to the cutoff apart (or together) along their bond
+ * until it is 1.5 CUTOFF_CLEARANCE rc away, on the side it was on; repeated until no pair is in the band (a few
+ * sweeps). Each move is at most 0.75 CUTOFF_CLEARANCE rc per atom, far below the rattle, so the configuration stays
+ * generic; deterministic, so a case still replays from its seed. Returns the clearance reached and the moves made.
+ */
+export function clearCutoff(s: Structure, rc: number, maxSweeps = 20): { clearance: number; nudges: number } {
+  const band = CUTOFF_CLEARANCE * rc;
+  const x = s.positions;
+  const d = s.dim;
+  let nudges = 0;
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    const moves: Array<[number, number, number, Float64Array]> = [];
+    forEachPair(s, rc + 2 * band, (i, j, r, u) => {
+      if (Math.abs(r - rc) >= band) return;
+      const target = r < rc ? rc - 1.5 * band : rc + 1.5 * band;
+      moves.push([i, j, target - r, u.slice()]);
+    });
+    if (moves.length === 0) break;
+    for (const [i, j, delta, u] of moves) {
+      for (let a = 0; a < d; a++) {
+        x[i * d + a] -= 0.5 * delta * u[a];
+        x[j * d + a] += 0.5 * delta * u[a];
+      }
+    }
+    nudges += moves.length;
+  }
+  return { clearance: cutoffClearance(s, rc), nudges };
+}
+
+/**
+ * The configuration of one case: periodic or open (chosen by the seed unless forced), rattled and strained, with pair
+ * distances cleared from the cutoff (clearCutoff). Open clusters reach one cutoff from the centre, so the centre atom
+ * has a full neighbourhood and the surface is rough.
  */
 export function caseConfig(pot: SitePotential, opts: CheckOptions, seed: number): Config {
   const lattice = opts.lattice ?? 'triangular';
@@ -147,7 +221,8 @@ export function caseConfig(pot: SitePotential, opts: CheckOptions, seed: number)
     boundary === 'periodic'
       ? rattledPeriodic(pot, lattice, r0, seed, amp)
       : rattledCluster(lattice, r0, Math.max(1.5 * r0, pot.cutoff), seed, amp);
-  return { structure, boundary, seed, lattice, r0 };
+  const { clearance, nudges } = clearCutoff(structure, pot.cutoff);
+  return { structure, boundary, seed, lattice, r0, cutoffClearance: clearance, nudges };
 }
 
 /** Random rotation (det +1): an angle in 2D, a normalised Gaussian quaternion in 3D. Row-major dim x dim. */

@@ -65,6 +65,8 @@ export function checkForces(pot: SitePotential, opts: CheckOptions): CheckResult
     w.update(worst, {
       seed,
       boundary: cfg.boundary,
+      cutoffClearance: cfg.cutoffClearance,
+      nudges: cfg.nudges,
       atoms: atomCount(s),
       atom: Math.floor(at / s.dim),
       component: at % s.dim,
@@ -147,6 +149,8 @@ export function checkHessianVector(pot: SitePotential, opts: CheckOptions): Chec
     w.update(worst, {
       seed,
       boundary: cfg.boundary,
+      cutoffClearance: cfg.cutoffClearance,
+      nudges: cfg.nudges,
       atoms: atomCount(s),
       atom: Math.floor(at / s.dim),
       component: at % s.dim,
@@ -220,6 +224,8 @@ export function checkForceConstants(pot: SitePotential, opts: CheckOptions): Che
     w.update(worst, {
       seed,
       boundary: cfg.boundary,
+      cutoffClearance: cfg.cutoffClearance,
+      nudges: cfg.nudges,
       atoms: n,
       asymmetry: sym,
       asymmetryAt: symAt,

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import type { NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
 import type { EvalResult, SitePotential } from '../potentials/types.ts';
 import { EngineError } from './errors.ts';
-import { IpiPotential } from './ipi/engine.ts';
+import { DEFAULT_FD, IpiPotential } from './ipi/engine.ts';
 import { embed } from './ipi/geometry.ts';
 import { unitSystem, type UnitSystem } from './ipi/units.ts';
 
@@ -51,17 +51,17 @@ export interface LammpsEngineOptions {
   name?: string;
 }
 
-/** Where LAMMPS is installed, or null. */
+/** Where LAMMPS is installed (an absolute path: LAMMPS runs in its own work directory), or null. */
 export function findLammps(explicit?: string): string | null {
   const cands = explicit ? [explicit] : [process.env.MLIP_VERIFY_LMP, 'lmp', 'lmp_serial', 'lmp_stable', 'lmp_mpi'].filter((x): x is string => !!x);
   for (const c of cands) {
     if (c.includes('/')) {
-      if (existsSync(c)) return c;
+      if (existsSync(c)) return resolve(c);
       continue;
     }
     for (const dir of (process.env.PATH ?? '').split(delimiter)) {
       const p = join(dir, c);
-      if (dir && existsSync(p)) return p;
+      if (dir && existsSync(p)) return resolve(p);
     }
   }
   return null;
@@ -172,7 +172,7 @@ export class LammpsPotential implements SitePotential {
       potential: this.potentialLines,
       units: this.units.name,
       cutoff: this.cutoff,
-      hessianVector: 'central differences of forces (see IpiPotential)',
+      hessianVector: { method: `${DEFAULT_FD.scheme} finite differences of forces`, step: DEFAULT_FD.stepPerCutoff * this.cutoff },
       siteEnergies: false,
       processesStarted: this.processesStarted,
       evaluations: this.evaluations,

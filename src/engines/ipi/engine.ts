@@ -81,6 +81,9 @@ function registerExitHook(): void {
 
 const STARTUP_TIMEOUT_MS = 60_000;
 
+/** Default finite-difference scheme of engine Hessian-vector products (the protocol has no second derivatives). */
+export const DEFAULT_FD = { scheme: 'richardson', stepPerCutoff: 1e-4 } as const;
+
 /**
  * An external engine reached through the i-PI protocol, as a SitePotential. We are the i-PI *server*: the engine
  * (LAMMPS `fix ipi`, ASE's SocketClient, an i-PI driver) connects to us and computes energy, forces and virial for
@@ -129,8 +132,8 @@ export class IpiPotential implements SitePotential {
     this.units = typeof opts.units === 'object' && 'length' in opts.units ? opts.units : unitSystem(opts.units as string);
     if (!(opts.cutoff > 0) || !Number.isFinite(opts.cutoff)) throw new EngineError('config', `engine cutoff must be > 0, got ${opts.cutoff}`);
     this.cutoff = opts.cutoff;
-    this.fdScheme = opts.fdScheme ?? 'richardson';
-    this.fdStep = opts.fdStep ?? 1e-4 * opts.cutoff;
+    this.fdScheme = opts.fdScheme ?? DEFAULT_FD.scheme;
+    this.fdStep = opts.fdStep ?? DEFAULT_FD.stepPerCutoff * opts.cutoff;
     this.embedOpts = { cutoff: opts.cutoff, vacuum: opts.vacuum, planar: opts.planar };
     this.acceptTimeoutMs = opts.server?.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS;
     this.responseTimeoutMs = opts.server?.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
