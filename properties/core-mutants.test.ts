@@ -204,3 +204,25 @@ describe('derivative-check configurations keep every pair distance clear of the 
     },
   );
 });
+
+describe('extensivity of an engine that sums its energy plainly', () => {
+  const plain = (pot: SitePotential, edit: (r: EvalResult) => EvalResult = (r) => r): SitePotential => ({
+    name: `plain(${pot.name})`,
+    cutoff: pot.cutoff,
+    describe: () => ({ ...pot.describe(), energySummation: 'plain' }),
+    evaluate: (s, nl) => edit(pot.evaluate(s, nl)),
+    hessianVector: (s, nl, v) => pot.hessianVector(s, nl, v),
+  });
+  test.prop([seedArb], { numRuns: 2 })('is judged against the Wilkinson bound of its terms, and the result says so', (seed) => {
+    const r = checkExtensivity(plain(base), { seed, lattice: 'triangular', cases: 1 });
+    const tols = r.worstCase.tolerances as { energy: number };
+    const terms = Number(/plain float64 sum of (\d+) terms/.exec(String(r.worstCase.energySummation))?.[1]);
+    expect(terms).toBeGreaterThan(r.worstCase.atoms as number);
+    expect(tols.energy).toBe(Math.max(1e-12, 4 * terms * 2 ** -53));
+    expect(r.status, JSON.stringify(r)).toBe('pass');
+  });
+  test.prop([seedArb], { numRuns: 2 })('still fails on a non-extensive energy far above that bound', (seed) => {
+    const r = checkExtensivity(plain(base, (x) => ({ ...x, energy: x.energy + 1e-6 })), { seed, lattice: 'triangular', cases: 1 });
+    expect(r.status, JSON.stringify(r)).toBe('fail');
+  });
+});

@@ -69,6 +69,15 @@ export function hessianByFiniteDifferences(pot: SitePotential): boolean {
   return typeof h?.method === 'string' && /finite difference/i.test(h.method);
 }
 
+/**
+ * Whether a potential's total energy may be a plain (uncompensated) float64 sum, as its describe() declares with
+ * `energySummation: 'plain'` (external engines: we cannot know how they sum). Its round-off then grows with the number
+ * of terms, and exactness checks on totals are judged against that bound rather than against a compensated sum's.
+ */
+export function plainEnergySummation(pot: SitePotential): boolean {
+  return pot.describe().energySummation === 'plain';
+}
+
 /** Tolerance of the hessian-vector check (relative, against Richardson-extrapolated differences of forces). */
 export const HVP_TOLERANCE = 1e-7;
 

@@ -174,6 +174,8 @@ export class LammpsPotential implements SitePotential {
       cutoff: this.cutoff,
       hessianVector: { method: `${DEFAULT_FD.scheme} finite differences of forces`, step: DEFAULT_FD.stepPerCutoff * this.cutoff },
       siteEnergies: false,
+      // Unknown for an external code, so the weakest assumption: a plain float64 sum of its energy terms.
+      energySummation: 'plain',
       processesStarted: this.processesStarted,
       evaluations: this.evaluations,
     };

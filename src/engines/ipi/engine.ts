@@ -174,6 +174,8 @@ export class IpiPotential implements SitePotential {
       cutoff: this.cutoff,
       hessianVector: { method: `${this.fdScheme} finite differences of forces`, step: this.fdStep },
       siteEnergies: false,
+      // Unknown for an external code, so the weakest assumption: a plain float64 sum of its energy terms.
+      energySummation: 'plain',
       evaluations: this.evaluations,
       ...(this.opts.describe ?? {}),
     };
