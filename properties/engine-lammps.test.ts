@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { unitSystem } from '../src/engines/ipi/units.ts';
 import { DEBIAN_POTENTIALS, dataFile, findLammps, LammpsPotential } from '../src/engines/lammps.ts';
@@ -96,6 +97,22 @@ describe.skipIf(!!why)('LAMMPS fix ipi round trip (Cu_mishin1.eam.alloy, metal u
     await pot?.dispose();
     tmp.cleanup();
   });
+
+  test('check --engine on LAMMPS eam/alloy: every check it can run passes, the site-energy ones skip', () => {
+    const cli = fileURLToPath(new URL('../bin/mlip-verify.mjs', import.meta.url));
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'check', '--engine', `lammps:eam/alloy;* * ${potFile} Cu`, '--lattice', 'fcc', '--seed', '1', '--cases', '1', '--json'],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
+    const report = JSON.parse(r.stdout) as { results: Array<{ name: string; status: string; worst: number; tolerance: number }> };
+    console.log(report.results.map((x) => `${x.name}: ${x.status} worst ${x.worst} tol ${x.tolerance}`).join('\n'));
+    for (const x of report.results) {
+      if (x.name === 'locality' || x.name === 'high-precision') expect(x.status, x.name).toBe('skip');
+      else expect(x.status, `${x.name}: ${JSON.stringify(x)}`).toBe('pass');
+    }
+    expect(r.status).toBe(0);
+  }, 300_000);
 
   test('cutoff read from LAMMPS; energy, forces, virial through the socket = LAMMPS run directly', () => {
     expect(pot.cutoff).toBeCloseTo(5.50679, 10);
