@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // FC_SEED / FC_PATH replay a printed fast-check counterexample (properties/setup.ts).
+    setupFiles: ['properties/setup.ts'],
   },
 });

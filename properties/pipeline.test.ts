@@ -12,6 +12,7 @@ import { LinearTrainer } from '../src/fit/linear.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
 import { clearPipelineCaches, DeltaTrainer, errorStep, mlipRelaxStep, referenceStep, runPipeline, trainingStep } from '../src/pipeline/index.ts';
 import { ParameterError } from '../src/util/errors.ts';
+import { runs, timeout } from './mode.ts';
 
 const TOL = 1e-10;
 
@@ -67,9 +68,9 @@ describe('fit-and-relax pipeline (tiny 2D cases)', () => {
           expect(typeof r.errors.referenceAdequate, label).toBe('boolean');
         },
       ),
-      { numRuns: 2, seed: 4242, endOnFailure: true },
+      { numRuns: runs(2), seed: 4242, endOnFailure: true },
     );
-  }, 120_000);
+  }, timeout(120_000));
 
   it('an MLIP equal to the reference (prior = reference, zero correction) reproduces the reference solution', async () => {
     clearPipelineCaches();
@@ -84,7 +85,7 @@ describe('fit-and-relax pipeline (tiny 2D cases)', () => {
     expect(e.energyNorm).toBeLessThan(1e-8);
     expect(e.maxNorm).toBeLessThan(1e-8);
     expect(e.formationEnergy).toBeLessThan(1e-9);
-  }, 60_000);
+  }, timeout(60_000));
 
   it('caches: the second run reuses the reference and the training cell and gives identical errors', async () => {
     clearPipelineCaches();
@@ -102,7 +103,7 @@ describe('fit-and-relax pipeline (tiny 2D cases)', () => {
     expect(b.errors.energyNorm).toBe(a.errors.energyNorm);
     expect(b.errors.formationEnergy).toBe(a.errors.formationEnergy);
     expect(Object.keys(a.training.composition).sort()).toEqual(['defect-rattled', 'defect-relaxed', 'perfect', 'strained-perfect']);
-  }, 60_000);
+  }, timeout(60_000));
 
   // Regression guard for the cache key (it used the name 'eam-2d' and the lattice constant, not the parameters). It
   // does not fail on the old key, because these two potentials also differ in r0; the old key collided only for
@@ -117,7 +118,7 @@ describe('fit-and-relax pipeline (tiny 2D cases)', () => {
     const f1 = t1.set.configs[0].structure.positions;
     const f2 = t2.set.configs[0].structure.positions;
     expect(f1.some((v, i) => v !== f2[i])).toBe(true);
-  }, 60_000);
+  }, timeout(60_000));
 
   it('forceMask: masked atoms do not enter the fit or its errors (a corrupted masked force changes nothing)', async () => {
     clearPipelineCaches();
@@ -145,7 +146,7 @@ describe('fit-and-relax pipeline (tiny 2D cases)', () => {
     expect(fr(dirty).count).toBe(fr(unmasked).count - 2);
     const bad = with_(corrupt, new Uint8Array(n - 1).fill(1));
     await expect(trainer.train(bad)).rejects.toThrow(ParameterError);
-  }, 60_000);
+  }, timeout(60_000));
 
   it("perfectCells 'always' gives every observation set the same configurations", async () => {
     clearPipelineCaches();
@@ -155,7 +156,7 @@ describe('fit-and-relax pipeline (tiny 2D cases)', () => {
     expect(await roles('E+F')).toEqual(['defect-rattled', 'defect-relaxed']);
     expect(await roles('E+F', 'always')).toEqual(['defect-rattled', 'defect-relaxed', 'perfect', 'strained-perfect']);
     expect(await roles('E', 'always')).toEqual(await roles('E+F+V+FC', 'always'));
-  }, 60_000);
+  }, timeout(60_000));
 
   it('bad input is a typed error', async () => {
     expect(() => referenceStep({ defect: 'vacancy', refSize: -1 })).toThrow(ParameterError);
@@ -166,5 +167,5 @@ describe('fit-and-relax pipeline (tiny 2D cases)', () => {
     const other = referenceStep({ defect: 'vacancy', refSize: 9, checkRefSize: 0, tol: TOL });
     const m = mlipRelaxStep(other, ref.pot);
     expect(() => errorStep(ref, m)).toThrow(ParameterError);
-  }, 60_000);
+  }, timeout(60_000));
 });

@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { domainStudy } from '../src/convergence/domain-study.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
+import { runs, timeout } from './mode.ts';
 
 describe('P1: domain truncation rates (generated 2D cases)', () => {
   it('slopes within 0.25 of -1 (energy norm), -1 (max norm), -2 (formation energy)', () => {
@@ -57,9 +58,9 @@ describe('P1: domain truncation rates (generated 2D cases)', () => {
           expect(r.verdict, label).toBe('pass');
         },
       ),
-      { numRuns: 3, seed: 31337, endOnFailure: true },
+      { numRuns: runs(3), seed: 31337, endOnFailure: true },
     );
-  });
+  }, timeout(120_000));
 
   it('an unstable defect (eam-2d alpha 2.6: the symmetric vacancy is a saddle) fails the study with the reason', () => {
     const r = domainStudy({

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defaultPerturbation, perturbationStudy } from '../src/convergence/perturbation-study.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
+import { runs, timeout } from './mode.ts';
 
 describe('P2: perturbation rates (generated 2D cases)', () => {
   it('errors and linearisation remainders have slope 1 in t', () => {
@@ -54,9 +55,9 @@ describe('P2: perturbation rates (generated 2D cases)', () => {
           expect(r.verdict, label).toBe('pass');
         },
       ),
-      { numRuns: 3, seed: 4242, endOnFailure: true },
+      { numRuns: runs(3), seed: 4242, endOnFailure: true },
     );
-  });
+  }, timeout(120_000));
 
   it('relaxations too loose to resolve the remainder fail the study with the reason', () => {
     const r = perturbationStudy({ defect: 'vacancy', radius: 8, ts: [1e-4, 1e-3, 1e-2], tol: 1e-7 });

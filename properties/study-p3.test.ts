@@ -18,6 +18,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fitAccuracyStudy } from '../src/convergence/fit-accuracy-study.ts';
+import { runs, timeout } from './mode.ts';
 
 describe('P3: fit-accuracy rate (generated 2D cases)', () => {
   it('energy-norm and max-norm errors have slope 1 against the training force RMSE', async () => {
@@ -59,7 +60,7 @@ describe('P3: fit-accuracy rate (generated 2D cases)', () => {
           expect(r.verdict, label).not.toBe('fail');
         },
       ),
-      { numRuns: 2, seed: 2718, endOnFailure: true },
+      { numRuns: runs(2), seed: 2718, endOnFailure: true },
     );
-  });
+  }, timeout(120_000));
 });

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { trainingSizeStudy } from '../src/convergence/training-size-study.ts';
 import { clearPipelineCaches } from '../src/pipeline/index.ts';
 import { deltaCase, eam2dParams as params } from './training-size-support.ts';
+import { runs, timeout } from './mode.ts';
 
 
 describe('P6: energies alone (generated 2D cases)', () => {
@@ -40,8 +41,8 @@ describe('P6: energies alone (generated 2D cases)', () => {
         expect(by.E.fits.find((f) => f.measure === 'energyNorm')!.verdict, label).toBe('pass');
         expect((by.E.notes ?? []).some((n) => n.startsWith('P6 energyNorm') && n.endsWith(': observed')), label).toBe(true);
       }),
-      { numRuns: 2, seed: 1618, endOnFailure: true },
+      { numRuns: runs(2), seed: 1618, endOnFailure: true },
     );
-  }, 120_000);
+  }, timeout(120_000));
 
 });

@@ -20,6 +20,7 @@ import { clearPipelineCaches } from '../src/pipeline/index.ts';
 import { deltaCase, eam2dParams as params } from './training-size-support.ts';
 import { LinearTrainer } from '../src/fit/linear.ts';
 import type { Trainer } from '../src/fit/types.ts';
+import { runs, timeout } from './mode.ts';
 
 
 describe('P4-P6: training-cell size (generated 2D cases)', () => {
@@ -61,9 +62,9 @@ describe('P4-P6: training-cell size (generated 2D cases)', () => {
           for (const pt of r.points) expect(pt.info!.maxForce as number, label).toBeLessThanOrEqual(1e-10);
         },
       ),
-      { numRuns: 2, seed: 2718, endOnFailure: true },
+      { numRuns: runs(2), seed: 2718, endOnFailure: true },
     );
-  }, 120_000);
+  }, timeout(120_000));
 
   it('accepts any Trainer (plug-ins): it trains once per R_dom and once for the floor, and the result says so', async () => {
     clearPipelineCaches();
@@ -81,7 +82,7 @@ describe('P4-P6: training-cell size (generated 2D cases)', () => {
     expect(r.settings.regime).toBe('custom trainer');
     expect(r.points.map((p) => p.info!.trainer)).toEqual(['counting-trainer', 'counting-trainer']);
     for (const p of r.points) expect(Number.isFinite(p.errors.energyNorm)).toBe(true);
-  }, 60_000);
+  }, timeout(60_000));
 
   /**
    * The ordering needs a correction able to fit the perfect lattice's force constants and stress without spoiling
@@ -104,7 +105,7 @@ describe('P4-P6: training-cell size (generated 2D cases)', () => {
         const [ef, all] = rs.map((r) => r.points[r.points.length - 1].errors.energyNorm);
         expect(all, `${JSON.stringify(p)}: E+F+V+FC ${all.toExponential(3)} vs E+F ${ef.toExponential(3)}`).toBeLessThanOrEqual(ef);
       }),
-      { numRuns: 2, seed: 1414, endOnFailure: true },
+      { numRuns: runs(2), seed: 1414, endOnFailure: true },
     );
-  }, 120_000);
+  }, timeout(120_000));
 });
