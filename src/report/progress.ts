@@ -1,19 +1,16 @@
 /**
  * Progress of a long report run on stderr: the current study (i/n), its latest message (e.g. the domain size being
- * relaxed) and the elapsed times, rewritten in place on one line; a line per finished study. When stderr is not a terminal (CI logs, pipes) only
- * the finished-study lines are written, so a long run still shows where it is without filling the log. `enabled`
- * false silences it (library use); true forces the live line.
+ * relaxed) and the elapsed times, rewritten in place on one line; a line per finished study. Silent when stderr is
+ * not a terminal (CI logs, pipes), so logs hold only the summary.
  */
 export class Progress {
   private readonly t0 = performance.now();
   private studyStart = this.t0;
   private current = '';
   private readonly enabled: boolean;
-  private readonly silent: boolean;
 
   constructor(private readonly stream: NodeJS.WriteStream = process.stderr, enabled?: boolean) {
     this.enabled = enabled ?? Boolean(stream.isTTY);
-    this.silent = enabled === false;
   }
 
   private secs(from: number): string {
@@ -38,9 +35,8 @@ export class Progress {
   }
 
   finished(verdict: string): void {
-    if (this.silent) return;
-    const line = `${this.current}: ${verdict} in ${this.secs(this.studyStart)}\n`;
-    this.stream.write(this.enabled ? `\r\x1b[2K${line}` : line);
+    if (!this.enabled) return;
+    this.stream.write(`\r\x1b[2K${this.current}: ${verdict} in ${this.secs(this.studyStart)}\n`);
   }
 
   done(): void {
