@@ -56,6 +56,8 @@ export interface ComparisonRow {
 
 export interface Comparison {
   baseline: { timestamp: string; commit: string | null };
+  /** 1-minute load averages at the start of both runs, when recorded: a regression under load may be the load. */
+  load?: { baseline: number | null; current: number | null };
   threshold: number;
   rows: ComparisonRow[];
   regressions: number;
@@ -94,6 +96,7 @@ export function compareRecords(base: BenchRecord, cur: BenchRecord, threshold = 
   }
   return {
     baseline: { timestamp: base.timestamp, commit: base.commit },
+    load: { baseline: base.loadAverage ?? null, current: cur.loadAverage ?? null },
     threshold,
     rows,
     regressions: rows.filter((r) => r.verdict === 'regression').length,
@@ -113,5 +116,7 @@ export function formatComparison(c: Comparison): string {
   const width = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
   const line = (cells: string[]) => cells.map((x, k) => x.padEnd(width[k])).join('  ').trimEnd();
   const title = `compared with ${c.baseline.commit ? c.baseline.commit.slice(0, 10) : '(no commit)'} at ${c.baseline.timestamp}; regression = median slower by > ${(100 * c.threshold).toFixed(0)}% and above the old max`;
-  return [title, line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), `${c.regressions} regression(s), ${c.improvements} improvement(s)`].join('\n');
+  const fmtLoad = (x: number | null | undefined) => (x === null || x === undefined ? 'not recorded' : x.toFixed(2));
+  const load = c.load ? [`load average at start: baseline ${fmtLoad(c.load.baseline)}, this run ${fmtLoad(c.load.current)} (${c.load.current === null ? '' : `${c.load.current > 0.5 ? 'a busy machine: timings are indicative' : 'quiet'}`})`.replace(' ()', '')] : [];
+  return [title, ...load, line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), `${c.regressions} regression(s), ${c.improvements} improvement(s)`].join('\n');
 }

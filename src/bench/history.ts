@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, platform } from 'node:os';
+import { cpus, loadavg, platform } from 'node:os';
 import { appendLineAtomic } from '../io/atomic.ts';
 import { assertValid } from '../io/schema.ts';
 import { MlipVerifyError, ParameterError, ParseError } from '../util/errors.ts';
@@ -31,6 +31,8 @@ export interface BenchRecord {
   node: string;
   platform: string;
   cpu: { model: string; count: number };
+  /** 1-minute load average when the run started (os.loadavg; absent in old records): a shared machine shows here. */
+  loadAverage?: number;
   quick: boolean;
   filter: string | null;
   wallTimeSeconds: number;
@@ -53,7 +55,7 @@ function git(args: string[]): string | null {
 }
 
 /** Where and on what this run happens: git HEAD (read-only git calls), Node, CPU. */
-export function provenance(): Pick<BenchRecord, 'commit' | 'dirty' | 'node' | 'platform' | 'cpu'> {
+export function provenance(): Pick<BenchRecord, 'commit' | 'dirty' | 'node' | 'platform' | 'cpu' | 'loadAverage'> {
   const head = git(['rev-parse', 'HEAD']);
   const status = head === null ? null : git(['status', '--porcelain', '--untracked-files=no']);
   const c = cpus();
@@ -63,6 +65,7 @@ export function provenance(): Pick<BenchRecord, 'commit' | 'dirty' | 'node' | 'p
     node: process.version,
     platform: `${platform()}-${process.arch}`,
     cpu: { model: (c[0]?.model ?? 'unknown').trim(), count: Math.max(1, c.length) },
+    loadAverage: loadavg()[0],
   };
 }
 

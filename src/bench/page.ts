@@ -105,7 +105,7 @@ export function writeBenchPage(dir: string, history: readonly BenchRecord[]): st
     const last = recs[recs.length - 1];
     lines.push(`## ${quick ? 'Quick (smoke) runs' : 'Full runs'}`, '');
     lines.push(
-      `${recs.length} run(s); latest ${last.timestamp}, commit ${last.commit ?? '-'}${last.dirty ? ' (dirty)' : ''}, Node ${last.node}, ${last.cpu.count} x ${last.cpu.model}, ${last.wallTimeSeconds.toFixed(0)} s.`,
+      `${recs.length} run(s); latest ${last.timestamp}, commit ${last.commit ?? '-'}${last.dirty ? ' (dirty)' : ''}, Node ${last.node}, ${last.cpu.count} x ${last.cpu.model}${last.loadAverage === undefined ? '' : `, load ${last.loadAverage.toFixed(2)} at start`}, ${last.wallTimeSeconds.toFixed(0)} s.`,
       '',
       '| benchmark | median ms | min ms | max ms | samples | throughput |',
       '|---|---:|---:|---:|---:|---:|',
