@@ -77,4 +77,4 @@ has_snap "$LMP" || {
   echo "build-lammps-snap: built $LMP but it does not list ML-SNAP" >&2
   exit 1
 }
-echo "build-lammps-snap: $LMP ($("$LMP" -h | sed -n 's/^Large-scale Atomic.*- \(.*\)$/\1/p' | head -1))"
+echo "build-lammps-snap: $LMP (LAMMPS $("$LMP" -h | sed -n 's/^Large-scale Atomic[^-]*- //p' | head -1))"
