@@ -178,21 +178,24 @@ function forEachPair(s: Structure, cutoff: number, f: (i: number, j: number, r: 
 }
 
 /**
- * Moves the two atoms of every pair closer than CUTOFF_CLEARANCE rc to the cutoff apart (or together) along their bond
- * until it is 1.5 CUTOFF_CLEARANCE rc away, on the side it was on; repeated until no pair is in the band (a few
- * sweeps). Each move is at most 0.75 CUTOFF_CLEARANCE rc per atom, far below the rattle, so the configuration stays
- * generic; deterministic, so a case still replays from its seed. Returns the clearance reached and the moves made.
+ * Moves the two atoms of every pair closer than `band` to one of `radii` (e.g. a cutoff, an envelope's inner radius:
+ * where a potential is least smooth) apart or together along their bond until it is 1.5 band away, on the side it was
+ * on; repeated until no pair is in a band (a few sweeps). Each move is at most 0.75 band per atom, far below a
+ * rattle, so the configuration stays generic; deterministic, so a seeded case still replays. Returns the smallest
+ * |r_ij - radius| reached and the number of moves.
  */
-export function clearCutoff(s: Structure, rc: number, maxSweeps = 20): { clearance: number; nudges: number } {
-  const band = CUTOFF_CLEARANCE * rc;
+export function clearDistances(s: Structure, radii: readonly number[], band: number, maxSweeps = 20): { clearance: number; nudges: number } {
   const x = s.positions;
   const d = s.dim;
+  const reach = Math.max(...radii) + 2 * band;
+  const nearest = (r: number): number => radii.reduce((best, R) => (Math.abs(r - R) < Math.abs(r - best) ? R : best), radii[0]);
   let nudges = 0;
   for (let sweep = 0; sweep < maxSweeps; sweep++) {
     const moves: Array<[number, number, number, Float64Array]> = [];
-    forEachPair(s, rc + 2 * band, (i, j, r, u) => {
-      if (Math.abs(r - rc) >= band) return;
-      const target = r < rc ? rc - 1.5 * band : rc + 1.5 * band;
+    forEachPair(s, reach, (i, j, r, u) => {
+      const R = nearest(r);
+      if (Math.abs(r - R) >= band) return;
+      const target = r < R ? R - 1.5 * band : R + 1.5 * band;
       moves.push([i, j, target - r, u.slice()]);
     });
     if (moves.length === 0) break;
@@ -204,7 +207,16 @@ export function clearCutoff(s: Structure, rc: number, maxSweeps = 20): { clearan
     }
     nudges += moves.length;
   }
-  return { clearance: cutoffClearance(s, rc), nudges };
+  let clearance = Infinity;
+  forEachPair(s, reach, (_i, _j, r) => {
+    for (const R of radii) clearance = Math.min(clearance, Math.abs(r - R));
+  });
+  return { clearance, nudges };
+}
+
+/** clearDistances for the cutoff alone, with band CUTOFF_CLEARANCE rc: what every check configuration gets. */
+export function clearCutoff(s: Structure, rc: number, maxSweeps = 20): { clearance: number; nudges: number } {
+  return clearDistances(s, [rc], CUTOFF_CLEARANCE * rc, maxSweeps);
 }
 
 /**
