@@ -31,7 +31,7 @@ export function checkExtensivity(pot: SitePotential, opts: CheckOptions): CheckR
   const TOL = { energy: 1e-12, force: 1e-12, virialPerAtom: 1e-12 };
   const nCases = opts.cases ?? 2;
   const lattice = opts.lattice ?? 'triangular';
-  const eq = cachedEquilibrium(pot, lattice);
+  const eq = cachedEquilibrium(pot, lattice, opts.r0);
   const l = eq.lattice;
   const e0 = eq.e0;
   const eScale = Math.max(Math.abs(e0), FLOOR.energyPerAtom);

@@ -3,9 +3,8 @@ import { evaluate, hessianVector } from '../potentials/evaluate.ts';
 import type { EvalResult, SitePotential } from '../potentials/types.ts';
 import { Rng } from '../util/rng.ts';
 import { caseConfig, deriveSeed, latticeR0, maxAbs, rattledCluster, randomRotation, rotateRows } from './configs.ts';
-import { FLOOR, makeResult, skipResult, Worst, type CheckOptions, type CheckResult } from './types.ts';
+import { FLOOR, makeResult, NO_SITE_ENERGIES, skipResult, Worst, type CheckOptions, type CheckResult } from './types.ts';
 
-const NO_SITE_ENERGIES = 'engine reports no site energies';
 
 /**
  * Invariance of E under translation, rotation, reflection and permutation of atoms, and covariance of forces

@@ -94,6 +94,9 @@ export function makeResult(
   return { name, potential: pot.name, status: passed ? 'pass' : 'fail', passed, worst, tolerance, worstCase, cases };
 }
 
+/** Skip reason of the checks that sum or compare site energies, on an engine that reports totals only. */
+export const NO_SITE_ENERGIES = 'engine reports no site energies';
+
 export function skipResult(name: string, pot: SitePotential, reason: string, seed: number): CheckResult {
   return {
     name,
