@@ -117,6 +117,7 @@ export function formatComparison(c: Comparison): string {
   const line = (cells: string[]) => cells.map((x, k) => x.padEnd(width[k])).join('  ').trimEnd();
   const title = `compared with ${c.baseline.commit ? c.baseline.commit.slice(0, 10) : '(no commit)'} at ${c.baseline.timestamp}; regression = median slower by > ${(100 * c.threshold).toFixed(0)}% and above the old max`;
   const fmtLoad = (x: number | null | undefined) => (x === null || x === undefined ? 'not recorded' : x.toFixed(2));
-  const load = c.load ? [`load average at start: baseline ${fmtLoad(c.load.baseline)}, this run ${fmtLoad(c.load.current)} (${c.load.current === null ? '' : `${c.load.current > 0.5 ? 'a busy machine: timings are indicative' : 'quiet'}`})`.replace(' ()', '')] : [];
+  const busy = c.load?.current != null && c.load.current > 0.5 ? ' (a busy machine: timings are indicative)' : '';
+  const load = c.load ? [`load average at start: baseline ${fmtLoad(c.load.baseline)}, this run ${fmtLoad(c.load.current)}${busy}`] : [];
   return [title, ...load, line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), `${c.regressions} regression(s), ${c.improvements} improvement(s)`].join('\n');
 }

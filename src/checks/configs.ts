@@ -151,13 +151,18 @@ export function rattledCluster(
  */
 export const CUTOFF_CLEARANCE = 2e-3;
 
-/** Smallest |r_ij - rc| over the pairs of s within rc (1 + 2 CUTOFF_CLEARANCE) (Infinity when none). */
-export function cutoffClearance(s: Structure, rc: number): number {
+/** Smallest |r_ij - R| over the radii R and the pairs of s within `reach` (Infinity when none). */
+function clearanceOf(s: Structure, radii: readonly number[], reach: number): number {
   let near = Infinity;
-  forEachPair(s, rc * (1 + 2 * CUTOFF_CLEARANCE), (_i, _j, r) => {
-    near = Math.min(near, Math.abs(r - rc));
+  forEachPair(s, reach, (_i, _j, r) => {
+    for (const R of radii) near = Math.min(near, Math.abs(r - R));
   });
   return near;
+}
+
+/** Smallest |r_ij - rc| over the pairs of s within rc (1 + 2 CUTOFF_CLEARANCE) (Infinity when none). */
+export function cutoffClearance(s: Structure, rc: number): number {
+  return clearanceOf(s, [rc], rc * (1 + 2 * CUTOFF_CLEARANCE));
 }
 
 /** Calls f(i, j, r, u) for every pair i < j (each periodic image separately), u the unit vector from i to j. */
@@ -211,11 +216,7 @@ export function clearDistances(s: Structure, radii: readonly number[], band: num
     }
     nudges += moves.length;
   }
-  let clearance = Infinity;
-  forEachPair(s, reach, (_i, _j, r) => {
-    for (const R of radii) clearance = Math.min(clearance, Math.abs(r - R));
-  });
-  return { clearance, nudges };
+  return { clearance: clearanceOf(s, radii, reach), nudges };
 }
 
 /** clearDistances for the cutoff alone, with band CUTOFF_CLEARANCE rc: what every check configuration gets. */
