@@ -12,7 +12,6 @@ import { clearPipelineCaches } from '../src/pipeline/index.ts';
 import { deltaCase, eam2dParams as params } from './training-size-support.ts';
 import { runs, timeout } from './mode.ts';
 
-
 describe('P6: energies alone (generated 2D cases)', () => {
   it('P6: energies alone are never better than energies and forces (energy norm, every R_dom)', async () => {
     await fc.assert(
@@ -44,5 +43,4 @@ describe('P6: energies alone (generated 2D cases)', () => {
       { numRuns: runs(2), seed: 1618, endOnFailure: true },
     );
   }, timeout(120_000));
-
 });

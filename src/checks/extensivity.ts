@@ -6,8 +6,8 @@ import { cachedEquilibrium, deriveSeed, maxAbs } from './configs.ts';
 import { FLOOR, makeResult, plainEnergySummation, Worst, type CheckOptions, type CheckResult } from './types.ts';
 import { buildNeighbourList } from '../lattice/neighbours.ts';
 
-/** Unit round-off of float64. */
-const EPS_HALF = 2 ** -53;
+/** Unit round-off u of float64. */
+const UNIT_ROUNDOFF = 2 ** -53;
 
 /**
  * Extensivity of the perfect lattice at the potential's stress-free lattice constant (src/potentials/equilibrium.ts):
@@ -53,7 +53,7 @@ export function checkExtensivity(pot: SitePotential, opts: CheckOptions): CheckR
     const eErr = Math.abs(r.energy - n * e0) / (n * eScale);
     // Terms of a plain sum: one per site and one per pair within the cutoff (a full list counts each pair twice).
     const terms = plain ? n + buildNeighbourList(dom.structure, pot.cutoff).index.length / 2 : 0;
-    const eTol = plain ? Math.max(TOL.energy, 4 * terms * EPS_HALF) : TOL.energy;
+    const eTol = plain ? Math.max(TOL.energy, 4 * terms * UNIT_ROUNDOFF) : TOL.energy;
     let siteErr = 0;
     if (r.siteEnergies) for (const v of r.siteEnergies) siteErr = Math.max(siteErr, Math.abs(v - e0) / eScale);
     const fErr = maxAbs(r.forces);
