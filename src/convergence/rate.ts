@@ -111,7 +111,9 @@ export function fitRate(xs: number[], errs: number[], o: RateOptions): RateFit {
 /** A study fails if any fit fails; 'not observed' is reserved for hypotheses and never turns into a pass. */
 export function combineVerdicts(vs: Verdict[]): Verdict {
   if (vs.includes('fail')) return 'fail';
+  if (vs.includes('assumption fails')) return 'assumption fails';
   if (vs.includes('not observed')) return 'not observed';
+  if (vs.length > 0 && vs.every((v) => v === 'observed')) return 'observed';
   if (vs.length > 0 && vs.every((v) => v === 'at floor')) return 'at floor';
   return 'pass';
 }

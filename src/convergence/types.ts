@@ -3,7 +3,13 @@
  * what reports render. Keep it JSON-serialisable: `--json` prints it and report.json embeds it.
  */
 
-export type Verdict = 'pass' | 'fail' | 'not observed' | 'at floor';
+/**
+ * 'pass' | 'fail': a sharp rate or a bound was judged. 'observed' | 'not observed': a hypothesis (P5, P6) was judged;
+ * neither is a pass or a failure of the theory. 'at floor': the effect is not resolved above the fit accuracy.
+ * 'assumption fails': the theory's hypotheses do not hold where measured (the relaxation left the reference minimum's
+ * branch, or the minimum is not strongly stable), so the prediction does not apply there: never a pass or a plain fail.
+ */
+export type Verdict = 'pass' | 'fail' | 'observed' | 'not observed' | 'at floor' | 'assumption fails';
 
 /** How an observed slope is judged: a sharp rate |p - p_pred| <= tol, or an upper bound p <= p_pred + tol for
  * decaying errors (error falls at least as fast as predicted; slopes are negative for decay). */
@@ -42,7 +48,7 @@ export interface StudyPoint {
 }
 
 export interface StudyResult {
-  study: 'domain' | 'perturbation' | 'fit-accuracy' | 'training-size';
+  study: 'domain' | 'perturbation' | 'fit-accuracy' | 'training-size' | 'worst-case';
   /** Distinguishes several results of one study, e.g. the observation set 'E+F+V' or the defect. */
   label: string;
   dimension: number;

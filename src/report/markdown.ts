@@ -22,7 +22,7 @@ export function verdictText(v: string): string {
 
 export function countsLine(r: Report): string {
   const c = r.counts;
-  return `${r.summary.length} rows: ${c.pass} pass, ${c.fail} fail, ${c['not observed']} not observed, ${c['at floor']} at floor` +
+  return `${r.summary.length} rows: ${c.pass} pass, ${c.fail} fail, ${c['not observed']} not observed, ${c['at floor']} at floor` + (c.observed ? `, ${c.observed} observed` : '') + (c['assumption fails'] ? `, ${c['assumption fails']} assumption fails` : '') +
     (c.error ? `, ${c.error} error` : '');
 }
 

@@ -113,7 +113,7 @@ export function buildReport(input: BuildInput): Report {
     plots: s.results.flatMap((r, ri) => r.fits.map((f, fi) => ({ resultIndex: ri, fitIndex: fi, measure: f.measure, file: plotFile(si, ri, fi, f.measure) }))),
   }));
   const summary = summarise(studies);
-  const counts: Record<RowVerdict, number> = { pass: 0, fail: 0, 'not observed': 0, 'at floor': 0, error: 0 };
+  const counts: Record<RowVerdict, number> = { pass: 0, fail: 0, observed: 0, 'not observed': 0, 'at floor': 0, 'assumption fails': 0, error: 0 };
   for (const r of summary) counts[r.verdict]++;
   // Only 'fail' (and a study that could not run) fails the report: 'not observed' is for hypotheses, 'at floor' means
   // the rate cannot be resolved above the fit accuracy; neither is a broken prediction.
