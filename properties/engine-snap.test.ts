@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { checkCutoffSmoothness } from '../src/checks/index.ts';
-import { DEBIAN_POTENTIALS, findLammps, LammpsPotential } from '../src/engines/lammps.ts';
+import { DEBIAN_POTENTIALS, findSnapLammps, LammpsPotential } from '../src/engines/lammps.ts';
 
 /**
  * `mlip-verify check --engine lammps:<Ni SNAP include file>` end to end: a real MLIP (SNAP, Zuo et al. 2020, as shipped
@@ -25,13 +25,7 @@ const CLI = join(ROOT, 'bin', 'mlip-verify.mjs');
 const R0 = 2.490091910891988;
 const SNAP = join(process.env.LAMMPS_POTENTIALS ?? DEBIAN_POTENTIALS, 'Ni_Zuo_JPCA2020.snap');
 
-function hasSnap(lmp: string | null): lmp is string {
-  if (!lmp) return false;
-  const r = spawnSync(lmp, ['-h'], { encoding: 'utf8', timeout: 30_000 });
-  return /Installed packages:[\s\S]*?ML-SNAP/.test(r.stdout ?? '');
-}
-const candidates = [process.env.MLIP_VERIFY_LMP_SNAP, join(ROOT, '.cache', 'lammps-snap', 'bin', 'lmp'), findLammps() ?? undefined];
-const LMP = candidates.filter((c): c is string => !!c && existsSync(c)).find(hasSnap) ?? null;
+const LMP = findSnapLammps(ROOT);
 const why = !LMP
   ? 'no LAMMPS binary with ML-SNAP: run scripts/build-lammps-snap.sh (the Debian lmp is built without it)'
   : !existsSync(SNAP)

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import type { NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
@@ -64,6 +64,29 @@ export function findLammps(explicit?: string): string | null {
       if (dir && existsSync(p)) return resolve(p);
     }
   }
+  return null;
+}
+
+/** Where scripts/build-lammps-snap.sh caches its build: outside any clone, so a machine builds it once. */
+export function snapCacheLink(): string {
+  const base = process.env.MLIP_VERIFY_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'mlip-verify');
+  return join(base, 'lammps-snap', 'bin', 'lmp');
+}
+
+/** Whether an lmp binary lists ML-SNAP among its installed packages. */
+export function lammpsHasSnap(lmp: string): boolean {
+  const r = spawnSync(lmp, ['-h'], { encoding: 'utf8', timeout: 30_000 });
+  return /Installed packages:[\s\S]*?ML-SNAP/.test(r.stdout ?? '');
+}
+
+/**
+ * A LAMMPS binary with ML-SNAP (the Debian lmp lacks it): $MLIP_VERIFY_LMP_SNAP, the cached build of
+ * scripts/build-lammps-snap.sh, a build left in the clone's .cache/ by older versions of that script, then the lmp on
+ * PATH. Null when none has it.
+ */
+export function findSnapLammps(repoRoot?: string): string | null {
+  const cands = [process.env.MLIP_VERIFY_LMP_SNAP, snapCacheLink(), repoRoot ? join(repoRoot, '.cache', 'lammps-snap', 'bin', 'lmp') : undefined, findLammps() ?? undefined];
+  for (const c of cands) if (c && existsSync(c) && lammpsHasSnap(c)) return resolve(c);
   return null;
 }
 
