@@ -79,6 +79,40 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
     return r;
   });
 
+/**
+ * The results of a study that compares series (the training-size and worst-case studies: one result per observation
+ * set, same abscissa and measures), as the comparison figure needs them.
+ */
+export const seriesStudyArb: fc.Arbitrary<StudyResult[]> = fc
+  .record({
+    k: fc.integer({ min: 2, max: 5 }),
+    base: studyResultArb,
+    study: fc.constantFrom('training-size' as const, 'worst-case' as const),
+  })
+  .chain(({ k, base, study }) =>
+    fc.tuple(...Array.from({ length: k }, () => studyResultArb)).map((others) => {
+      const sets = ['E', 'E+F', 'E+F+V', 'E+F+FC', 'E+F+V+FC'];
+      return others.map((o, i): StudyResult => {
+        // Same abscissa and measures as `base`; errors, fits and floors from the i-th draw where its measures line up.
+        const points = base.points.map((p, j) => ({ ...p, errors: Object.fromEntries(Object.entries(p.errors).map(([m, v]) => [m, o.points[j]?.errors[Object.keys(o.points[j].errors)[0]] ?? v])) }));
+        const fits = base.fits.map((f) => {
+          const g = fitRate(points.map((p) => p.x), points.map((p) => p.errors[f.measure]), { measure: f.measure, predicted: f.predicted, kind: f.kind, dropFirst: 0, floor: o.floor ? Object.values(o.floor)[0] : undefined });
+          return g;
+        });
+        return {
+          ...base,
+          study,
+          label: sets[i],
+          points,
+          fits,
+          verdict: combineVerdicts(fits.map((f) => f.verdict)),
+          ...(o.floor ? { floor: Object.fromEntries(base.fits.map((f) => [f.measure, Object.values(o.floor!)[0]])) } : {}),
+          settings: { ...base.settings, observationSet: sets[i], floorFactor: 3 },
+        };
+      });
+    }),
+  );
+
 export const PROVENANCE = {
   packageName: 'mlip-verify',
   packageVersion: '0.1.0',
@@ -97,6 +131,7 @@ export const reportArb: fc.Arbitrary<Report> = fc
   .array(
     fc.oneof(
       { weight: 5, arbitrary: fc.array(studyResultArb, { minLength: 1, maxLength: 2 }).map((results) => ({ results, error: undefined })) },
+      { weight: 2, arbitrary: seriesStudyArb.map((results) => ({ results, error: undefined })) },
       { weight: 1, arbitrary: text.map((m) => ({ results: [] as StudyResult[], error: { name: 'ConvergenceError', message: m } })) },
     ),
     { minLength: 1, maxLength: 3 },

@@ -4,8 +4,8 @@ import { escapeXml as esc } from './svg.ts';
 
 /**
  * JUnit XML for CI dashboards: one test suite per study result, one test case per fitted rate (plus one for a study
- * that failed outside its rates, or threw). 'fail' and errors are failures; 'not observed' and 'at floor' pass with
- * the explanation in system-out, because they are not broken predictions.
+ * that failed outside its rates, or threw). 'fail' and errors are failures; 'observed', 'not observed', 'at floor' and
+ * 'assumption fails' pass with the verdict and explanation in system-out, because none is a broken prediction.
  */
 export function renderJunit(report: Report): string {
   const groups = new Map<string, typeof report.summary>();
