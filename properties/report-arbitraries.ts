@@ -2,7 +2,7 @@
  * Synthetic StudyResults for the report's generated tests: the report must render any study (not only domain), so
  * these cover what the studies being written may return: 0-8 points, 1-3 measures with arbitrary names, errors
  * that are positive, zero, negative, NaN or infinite, fits made by the real fitRate (with pre-asymptotic drops and a
- * floor), verdicts 'not observed' and 'at floor', notes, nested settings with wall times, labels with markup
+ * floor), verdicts 'observed', 'not observed', 'assumption fails' and 'at floor', notes, nested settings with wall times, labels with markup
  * characters. Running real studies here would make the tests slow without testing the report any better.
  */
 import fc from 'fast-check';
@@ -37,7 +37,7 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
       kind: fc.constantFrom('sharp' as const, 'bound' as const),
       dropFirst: fc.integer({ min: 0, max: 2 }),
       floor: fc.option(fc.double({ min: 1e-12, max: 1, noNaN: true }), { nil: undefined }),
-      notObserved: fc.boolean(),
+      relabel: fc.option(fc.constantFrom<Verdict>('not observed', 'observed', 'assumption fails'), { nil: undefined }),
       notes: fc.option(fc.array(text, { maxLength: 3 }), { nil: undefined }),
       seeds: fc.array(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { maxLength: 3 }),
       wall: fc.double({ min: 0, max: 1e4, noNaN: true }),
@@ -58,8 +58,9 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
         dropFirst: g.dropFirst,
         floor: g.floor,
       });
-      // A hypothesis that was not observed (P4-P6 style): the study says so instead of passing or failing.
-      return g.notObserved && k === 0 && f.verdict !== 'at floor' ? { ...f, verdict: 'not observed' as Verdict } : f;
+      // A hypothesis (observed or not, P3/P5/P6 style), or a prediction whose assumptions fail where measured: the
+      // study says so instead of passing or failing.
+      return g.relabel && k === 0 && f.verdict !== 'at floor' ? { ...f, verdict: g.relabel } : f;
     });
     const r: StudyResult = {
       study: g.study,

@@ -43,7 +43,12 @@ describe('report.json schema', () => {
         }
         // Markdown keeps wall times out (they are in report.json); JUnit is well-formed
         expect(renderMarkdown(report)).not.toMatch(/wallTime/);
-        expect(parseXml(renderJunit(report))[0].name).toBe('testsuites');
+        // JUnit: failures are exactly 'fail' and 'error' rows, skipped exactly 'at floor' and 'assumption fails' rows
+        const junit = parseXml(renderJunit(report));
+        expect(junit[0].name).toBe('testsuites');
+        expect(Number(junit[0].attrs.failures)).toBe(report.counts.fail + report.counts.error);
+        expect(junit.filter((e) => e.name === 'failure')).toHaveLength(report.counts.fail + report.counts.error);
+        expect(junit.filter((e) => e.name === 'skipped')).toHaveLength(report.counts['at floor'] + report.counts['assumption fails']);
       }),
       { seed: 61, numRuns: 60 },
     );
