@@ -32,9 +32,8 @@ export const command: Command = {
     '  --junit    also write JUnit XML to this path',
     '  --quiet    no progress on stderr (default: a status line on a terminal; elsewhere a line per finished study,',
     '             and per point once a study has run for a minute)',
-    'Exit status: 0 all predictions hold (observed / not observed / at floor / assumption fails are not failures), 1 a',
-    'prediction failed or a study',
-    'could not run, 2 invalid arguments or configuration (nothing is run).',
+    'Exit status: 0 all predictions hold (observed / not observed / at floor / assumption fails are not failures),',
+    '1 a prediction failed or a study could not run, 2 invalid arguments or configuration (nothing is run).',
   ].join('\n'),
   async run(argv: string[]): Promise<number> {
     let mode: StudyMode | undefined;
