@@ -7,8 +7,8 @@ import type { RateFit, StudyResult } from '../convergence/types.ts';
  * data inline and are saved beside each SVG, so a reader can restyle or re-plot a figure without running anything.
  *
  * Choices that make the figures readable at a glance: log-log axes whose tick values are chosen here (every decade,
- * plus the densest of 1-3, 1-2-5, ... that leaves room between labels at the figure's size, estimated with Vega's own
- * no-canvas text width, which is wider than real fonts); the fitted line over the range it was fitted on; the
+ * plus intermediate ticks that leave room between labels at the figure's size, estimated with Vega's own no-canvas
+ * text width, which is wider than real fonts: see logTicks); the fitted line over the range it was fitted on; the
  * predicted slope as a line through the data's log-centroid spanning the data (not a triangle off to the side); the
  * floor as a band up to the level below which points are dropped; dropped points hollow, with the rule that dropped
  * them in the legend and the full reason in the point's tooltip. Legends sit outside the plot area, so they cannot
@@ -53,10 +53,11 @@ export function logDomain(values: number[]): [number, number] {
 const MANTISSAS = [[1], [1, 3], [1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9]];
 
 /**
- * Tick values for a log axis over [10^lo, 10^hi] drawn `length` px long: every decade inside, plus the densest set of
- * intermediate mantissas whose labels keep at least a 6 px gap (horizontal: estimated label widths; vertical: font
- * height). If even the decades crowd, every k-th decade is labelled. A domain of at least 0.12 decades (logDomain
- * pads to that) always holds a tick.
+ * Tick values for a log axis over [10^lo, 10^hi] drawn `length` px long: every decade inside, plus intermediate
+ * mantissas tried from sparse to dense (1-3, 1-2-5, 1-1.5-2-3-5-7, 1..9, 1..9 with 1.2, 1.5, 2.5): the first set that
+ * gives two labels and about one per 60 px, or else the densest whose labels keep a 6 px gap (horizontal: Vega's
+ * estimated label widths; vertical: the font height). If even the decades crowd, every k-th decade is labelled. A
+ * domain of at least 0.12 decades (logDomain pads to that) always holds a tick.
  */
 export function logTicks(lo: number, hi: number, length: number, horizontal: boolean): number[] {
   const px = (v: number) => ((Math.log10(v) - lo) / (hi - lo)) * length;
