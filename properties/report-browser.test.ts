@@ -5,16 +5,19 @@
  * a temporary directory. Asserted in the browser: every figure renders with a non-zero size; within each figure no
  * two visible text boxes overlap (tick labels, axis titles, legends, titles: getBoundingClientRect of every <text>
  * with the fonts Chromium really uses, not Vega's estimate); every axis has at least two labels; the page logs no
- * console error and throws nothing; and the summary table's verdicts, counted in the page, match report.json's counts.
+ * console error and throws nothing; and the summary table's verdicts, counted in the page, match report.json's counts
+ * (there, and in a generated report that carries more of the verdict words).
  * Skipped, with the reason in the test's name, where no Chromium is installed.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport, reportFigures, type Report } from '../src/report/model.ts';
 import { renderReportFiles, writeReportDir } from '../src/report/write.ts';
+import { reportArb } from './report-arbitraries.ts';
 
 const CANDIDATES = [process.env.MLIP_VERIFY_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 const chromium = CANDIDATES.find((p): p is string => typeof p === 'string' && p !== '' && existsSync(p));
@@ -120,6 +123,22 @@ describe('report.html in Chromium', () => {
       expect(verdicts).toHaveLength(json.summary.length);
       for (const [v, n] of Object.entries(json.counts)) expect(counted[v] ?? 0, `verdict '${v}'`).toBe(n);
       for (const [v, n] of Object.entries(json.counts)) if (v !== 'error' || n > 0) expect(status).toContain(`${n} ${v}`);
+      expect(errors).toEqual([]);
+
+      // A generated report with more verdict words (observed, not observed, assumption fails, errors, ...): the page
+      // counts each under its own name, as report.json does. Its labels are random text, so only sizes are checked.
+      const synthetic = fc.sample(reportArb, { seed: 68, numRuns: 40 }).find((r) => Object.values(r.counts).filter((n) => n > 0).length >= 4)!;
+      expect(synthetic, 'a generated report with four verdict words').toBeDefined();
+      const out2 = join(dir, 'synthetic');
+      const files2 = await renderReportFiles(synthetic);
+      writeReportDir(out2, files2);
+      await page.goto(pathToFileURL(join(out2, 'report.html')).href, { waitUntil: 'load' });
+      const sizes = await page.$$eval('.figure > svg', (svgs) => svgs.map((s) => s.getBoundingClientRect()).map((r) => [r.width, r.height]));
+      expect(sizes).toHaveLength(reportFigures(synthetic).length);
+      for (const [w, h] of sizes) expect(Math.min(w, h)).toBeGreaterThan(50);
+      const verdicts2 = await page.$$eval('#summary tbody tr td:last-child', (tds) => tds.map((td) => (td.textContent ?? '').trim()));
+      const json2 = JSON.parse(files2.get('report.json')!) as Report;
+      for (const [v, n] of Object.entries(json2.counts)) expect(verdicts2.filter((x) => x === v), `verdict '${v}'`).toHaveLength(n);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
