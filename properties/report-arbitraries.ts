@@ -2,7 +2,7 @@
  * Synthetic StudyResults for the report's generated tests: the report must render any study (not only domain), so
  * these cover what the studies being written may return: 0-8 points, 1-3 measures with arbitrary names, errors
  * that are positive, zero, negative, NaN or infinite, fits made by the real fitRate (with pre-asymptotic drops and a
- * floor), verdicts 'not observed' and 'at floor', notes, nested settings with wall times, labels with markup
+ * floor), verdicts 'observed', 'not observed', 'assumption fails' and 'at floor', notes, nested settings with wall times, labels with markup
  * characters. Running real studies here would make the tests slow without testing the report any better.
  */
 import fc from 'fast-check';
@@ -37,7 +37,7 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
       kind: fc.constantFrom('sharp' as const, 'bound' as const),
       dropFirst: fc.integer({ min: 0, max: 2 }),
       floor: fc.option(fc.double({ min: 1e-12, max: 1, noNaN: true }), { nil: undefined }),
-      notObserved: fc.boolean(),
+      relabel: fc.option(fc.constantFrom<Verdict>('not observed', 'observed', 'assumption fails'), { nil: undefined }),
       notes: fc.option(fc.array(text, { maxLength: 3 }), { nil: undefined }),
       seeds: fc.array(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { maxLength: 3 }),
       wall: fc.double({ min: 0, max: 1e4, noNaN: true }),
@@ -58,8 +58,9 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
         dropFirst: g.dropFirst,
         floor: g.floor,
       });
-      // A hypothesis that was not observed (P4-P6 style): the study says so instead of passing or failing.
-      return g.notObserved && k === 0 && f.verdict !== 'at floor' ? { ...f, verdict: 'not observed' as Verdict } : f;
+      // A hypothesis (observed or not, P3/P5/P6 style), or a prediction whose assumptions fail where measured: the
+      // study says so instead of passing or failing.
+      return g.relabel && k === 0 && f.verdict !== 'at floor' ? { ...f, verdict: g.relabel } : f;
     });
     const r: StudyResult = {
       study: g.study,
@@ -79,6 +80,40 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
     return r;
   });
 
+/**
+ * The results of a study that compares series (the training-size and worst-case studies: one result per observation
+ * set, same abscissa and measures), as the comparison figure needs them.
+ */
+export const seriesStudyArb: fc.Arbitrary<StudyResult[]> = fc
+  .record({
+    k: fc.integer({ min: 2, max: 5 }),
+    base: studyResultArb,
+    study: fc.constantFrom('training-size' as const, 'worst-case' as const),
+  })
+  .chain(({ k, base, study }) =>
+    fc.tuple(...Array.from({ length: k }, () => studyResultArb)).map((others) => {
+      const sets = ['E', 'E+F', 'E+F+V', 'E+F+FC', 'E+F+V+FC'];
+      return others.map((o, i): StudyResult => {
+        // Same abscissa and measures as `base`; errors, fits and floors from the i-th draw where its measures line up.
+        const points = base.points.map((p, j) => ({ ...p, errors: Object.fromEntries(Object.entries(p.errors).map(([m, v]) => [m, o.points[j]?.errors[Object.keys(o.points[j].errors)[0]] ?? v])) }));
+        const fits = base.fits.map((f) => {
+          const g = fitRate(points.map((p) => p.x), points.map((p) => p.errors[f.measure]), { measure: f.measure, predicted: f.predicted, kind: f.kind, dropFirst: 0, floor: o.floor ? Object.values(o.floor)[0] : undefined });
+          return g;
+        });
+        return {
+          ...base,
+          study,
+          label: sets[i],
+          points,
+          fits,
+          verdict: combineVerdicts(fits.map((f) => f.verdict)),
+          ...(o.floor ? { floor: Object.fromEntries(base.fits.map((f) => [f.measure, Object.values(o.floor!)[0]])) } : {}),
+          settings: { ...base.settings, observationSet: sets[i], floorFactor: 3 },
+        };
+      });
+    }),
+  );
+
 export const PROVENANCE = {
   packageName: 'mlip-verify',
   packageVersion: '0.1.0',
@@ -97,6 +132,7 @@ export const reportArb: fc.Arbitrary<Report> = fc
   .array(
     fc.oneof(
       { weight: 5, arbitrary: fc.array(studyResultArb, { minLength: 1, maxLength: 2 }).map((results) => ({ results, error: undefined })) },
+      { weight: 2, arbitrary: seriesStudyArb.map((results) => ({ results, error: undefined })) },
       { weight: 1, arbitrary: text.map((m) => ({ results: [] as StudyResult[], error: { name: 'ConvergenceError', message: m } })) },
     ),
     { minLength: 1, maxLength: 3 },

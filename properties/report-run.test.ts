@@ -69,17 +69,17 @@ describe('report end to end', () => {
     const out = join(dir, 'cli');
     const junit = join(dir, 'junit.xml');
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-    const code = await command.run(['--config', cfgFile, '--out', out, '--junit', junit, '--ci']);
+    const code = await command.run(['--config', cfgFile, '--out', out, '--junit', junit, '--ci', '--quiet']);
     const printed = log.mock.calls.map((c) => String(c[0])).join('\n').split('\n');
     log.mockRestore();
     expect(code).toBe(1);
     // --ci: one line per summary row (FAIL first for failures) and a final status line
     expect(printed).toHaveLength(5);
     expect(printed[3]).toMatch(/^FAIL domain \| .* \| study checks \| /);
-    expect(printed[4]).toMatch(/^mlip-verify report: FAIL \(4 rows: 3 pass, 1 fail/);
+    expect(printed[4]).toMatch(/^mlip-verify report: FAIL \(4 rows: 3 pass, 1 fail, 0 observed, 0 not observed, 0 at floor, 0 assumption fails\)/);
     const files = snapshot(out);
     expect(Object.keys(files).sort()).toEqual(
-      ['report.html', 'report.json', 'report.md', 'plots/s1-r1-f1-energyNorm.svg', 'plots/s1-r1-f2-maxNorm.svg', 'plots/s1-r1-f3-formationEnergy.svg'].sort(),
+      ['report.html', 'report.json', 'report.md', ...['energyNorm', 'maxNorm', 'formationEnergy'].flatMap((m, i) => [`plots/s1-r1-f${i + 1}-${m}.svg`, `plots/s1-r1-f${i + 1}-${m}.vl.json`])].sort(),
     );
     const json = JSON.parse(files['report.json']);
     expect(schemaErrors('report', json)).toEqual([]);
@@ -106,7 +106,7 @@ describe('report end to end', () => {
   it('a failed write keeps the previous report; an interrupted swap is undone; other directories are refused', async () => {
     // the directory handling does not depend on the study: a synthetic report keeps this test fast
     const [report] = fc.sample(reportArb, { seed: 67, numRuns: 1 });
-    const files = renderReportFiles(report);
+    const files = await renderReportFiles(report);
     const out = join(dir, 'atomic', 'latest');
     writeReportDir(out, files);
     const before = snapshot(out);
@@ -145,20 +145,49 @@ describe('report end to end', () => {
     expect(readdirSync(join(dir, 'atomic')).sort()).toEqual(['latest', 'not-a-report']);
   });
 
-  it('progress goes to a terminal only, with the study, its position and elapsed times', () => {
-    const written: string[] = [];
+  it('progress: a status line on a terminal; off it a line per finished study, and per point past a minute; --quiet silences it', () => {
+    let written: string[] = [];
     const fake = (isTTY: boolean) => ({ isTTY, columns: 200, write: (t: string) => written.push(t) }) as unknown as NodeJS.WriteStream;
-    const quiet = new Progress(fake(false));
+    let t = 0;
+    const now = () => t;
+    const quiet = new Progress(fake(false), false, { now });
     quiet.study(1, 2, 'domain');
+    t = 120_000;
     quiet.message('ball R = 8: 720 atoms');
     quiet.finished('pass');
     quiet.done();
     expect(written).toEqual([]);
-    const tty = new Progress(fake(true));
+
+    const tty = new Progress(fake(true), undefined, { now });
     tty.study(2, 3, 'domain (vacancy)');
     tty.message('ball R = 8: 720 atoms');
     tty.finished('pass');
     expect(written.join('')).toMatch(/\[\d+\.\ds\] study 2\/3 domain \(vacancy\) \(\d+\.\ds\) ball R = 8: 720 atoms/);
     expect(written.at(-1)).toMatch(/study 2\/3 domain \(vacancy\): pass in \d+\.\ds\n$/);
+
+    // off a terminal: no escape codes; a short study gives one line; a long one a line per point after its first minute
+    written = [];
+    t = 0;
+    const log = new Progress(fake(false), undefined, { now });
+    log.study(1, 2, 'domain');
+    t = 5_000;
+    log.message('ball R = 8');
+    log.finished('pass');
+    log.study(2, 2, 'training-size');
+    t = 30_000;
+    log.message('E: R_dom = 7');
+    t = 70_000;
+    log.message('E: R_dom = 8');
+    t = 95_000;
+    log.message('E+F: R_dom = 7');
+    log.finished('observed, pass');
+    log.done();
+    expect(written.join('')).not.toContain('\x1b');
+    expect(written).toEqual([
+      'mlip-verify report: [5.0s] study 1/2 domain: pass in 5.0s\n',
+      'mlip-verify report: [70.0s] study 2/2 training-size (65.0s): E: R_dom = 8\n',
+      'mlip-verify report: [95.0s] study 2/2 training-size (90.0s): E+F: R_dom = 7\n',
+      'mlip-verify report: [95.0s] study 2/2 training-size: observed, pass in 90.0s\n',
+    ]);
   });
 });

@@ -274,6 +274,7 @@ export async function fitAccuracyStudy(o: FitAccuracyStudyOptions): Promise<Stud
     if (k === 'formationEnergy' && f.verdict === 'fail' && Number.isFinite(f.slope)) {
       return { ...f, verdict: 'not observed' as const, explanation: `${f.explanation.replace(/: fail$/, '')}: not observed (hypothesis for E_f)` };
     }
+    if (k === 'formationEnergy' && f.verdict === 'pass') return { ...f, verdict: 'observed' as const, explanation: `${f.explanation.replace(/: pass$/, '')}: observed (hypothesis for E_f)` };
     return f;
   });
   const verdicts: Verdict[] = fits.map((f) => f.verdict);

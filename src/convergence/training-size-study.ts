@@ -40,7 +40,7 @@ import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
  *   leaves the far field to be pinned by the data.
  *
  * Predictions: every set containing E+F is bounded by P4 (geometry slope <= -d/2 + 0.25, E_f slope <= -d + 0.25,
- * 'bound'); E+F+V+FC carries the P5 hypothesis (geometry slope <= -d + 0.25: 'pass' = observed, else 'not observed');
+ * 'bound'); E+F+V+FC carries the P5 hypothesis (geometry slope <= -d + 0.25: 'observed', else 'not observed');
  * E alone carries P6 (no rate, the worst errors: observed per measure when E-only's error is >= E+F's at every
  * R_dom; an E-only MLIP that could not be relaxed gives no answer there, and the hypothesis is then not observed).
  */
@@ -304,7 +304,7 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
           const answered = r.points.map((p, i) => Number.isFinite(p.errors[m]) && Number.isFinite(ef.points[i].errors[m]));
           const worse = r.points.map((p, i) => answered[i] && p.errors[m] >= ef.points[i].errors[m]);
           const ok = worse.every(Boolean);
-          f.verdict = ok ? 'pass' : 'not observed';
+          f.verdict = ok ? 'observed' : 'not observed';
           const ratios = r.points
             .map((p, i) => (answered[i] ? (p.errors[m] / ef.points[i].errors[m]).toPrecision(3) : 'no answer'))
             .join(', ');
@@ -379,8 +379,8 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
           verdict: ok ? 'at floor' : hypothesis ? 'not observed' : 'fail',
           explanation: `${f.explanation}; bound check error(R) <= ${C.toExponential(3)} R^${predicted} + ${floorFactor} x floor: ${ok ? 'holds' : 'violated'} (margins ${margins.filter(Number.isFinite).map((v) => v.toFixed(2)).join(', ')})`,
         };
-      } else if (hypothesis && f.verdict !== 'pass') {
-        f = { ...f, verdict: 'not observed', explanation: `${f.explanation} (hypothesis: not observed)` };
+      } else if (hypothesis) {
+        f = { ...f, verdict: f.verdict === 'pass' ? 'observed' : 'not observed', explanation: `${f.explanation} (hypothesis: ${f.verdict === 'pass' ? 'observed' : 'not observed'})` };
       }
       return f;
     };

@@ -18,7 +18,9 @@ export function consoleSummary(report: Report, outDir: string): string {
 
 export function ciSummary(report: Report, outDir: string): string {
   const lines = report.summary.map((r) => {
-    const tag = r.verdict === 'fail' || r.verdict === 'error' ? 'FAIL' : r.verdict === 'pass' ? 'ok  ' : 'note';
+    // Only a failed rate or bound (or a study that could not run) is a failure; a hypothesis observed is as good as a
+    // pass; the other words are notes a reader should see but not failures.
+    const tag = r.verdict === 'fail' || r.verdict === 'error' ? 'FAIL' : r.verdict === 'pass' || r.verdict === 'observed' ? 'ok  ' : 'note';
     const head = `${tag} ${r.study} | ${r.label} | ${r.measure}`;
     return r.kind === null ? `${head} | ${r.explanation}` : `${head} | predicted ${r.predicted} observed ${fmtObserved(r.observed, r.stderr)} | ${r.verdict}`;
   });

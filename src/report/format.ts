@@ -23,7 +23,7 @@ export function fmtObserved(slope: number | null, stderr: number | null): string
 
 export function fmtPredicted(f: Pick<RateFit, 'predicted' | 'kind' | 'tolerance'>): string {
   // NaN in a study result (null once it has been through JSON): no rate is predicted, e.g. the P6 hypothesis.
-  // Its verdict then says whether the hypothesis was observed ('pass') or not; the explanation says against what.
+  // Its verdict then says whether the hypothesis was 'observed' or 'not observed'; the explanation says against what.
   if (f.predicted === null || !Number.isFinite(f.predicted)) return 'no rate (a hypothesis: see the explanation)';
   return f.kind === 'sharp' ? `${f.predicted} (sharp, ±${f.tolerance})` : `≤ ${f.predicted} + ${f.tolerance} (bound)`;
 }

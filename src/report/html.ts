@@ -12,15 +12,16 @@ import { escapeXml as esc } from './svg.ts';
 const CSS = `body{font-family:system-ui,sans-serif;max-width:1200px;margin:24px auto;padding:0 16px;color:#222}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#1b5e20}.fail,.error{color:#b00020;font-weight:bold}
-.not-observed,.at-floor{color:#8d6e00;font-style:italic}  .scroll{overflow-x:auto}.plots{display:flex;flex-wrap:wrap;gap:8px}.plots svg{border:1px solid #ddd}
+.observed{color:#1b5e20;font-style:italic}.not-observed,.at-floor{color:#8d6e00;font-style:italic}.assumption-fails{color:#6a1b9a;font-style:italic}
+.scroll{overflow-x:auto}.plots{display:flex;flex-wrap:wrap;gap:8px}.figure{border:1px solid #ddd;max-width:100%;overflow-x:auto}.figure svg{display:block}
 pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}.status{font-size:18px}`;
 
 function v(verdict: string): string {
   return `<span class="${verdict.replace(/ /g, '-')}">${esc(verdict)}</span>`;
 }
 
-function table(head: string[], rows: string[][], numeric: boolean[] = []): string {
-  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
+function table(head: string[], rows: string[][], numeric: boolean[] = [], id?: string): string {
+  return `<table${id ? ` id="${id}"` : ''}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
     rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('') + '</tbody></table>';
 }
 
@@ -39,9 +40,9 @@ function resultHtml(r: StudyResult, svgs: string[], heading: string): string {
       esc(f.dropped.map((d) => `#${d.index}: ${d.reason}`).join('; ') || '–'), v(f.verdict), esc(f.explanation),
     ]),
   ));
-  o.push(`<div class="plots">${svgs.join('\n')}</div>`);
+  o.push(`<div class="plots">${svgs.map((s) => `<div class="figure">${s}</div>`).join('\n')}</div>`);
   if (r.floor && Object.keys(r.floor).length) {
-    o.push(`<p>Fit-accuracy floor: ${esc(Object.entries(r.floor).map(([m, x]) => `${m} ${fmtNum(x)}`).join(', '))} (dashed red line).</p>`);
+    o.push(`<p>Fit-accuracy floor: ${esc(Object.entries(r.floor).map(([m, x]) => `${m} ${fmtNum(x)}`).join(', '))} (red dotted line and band in the figures).</p>`);
   }
   o.push(`<p>Drop rule: ${esc(r.dropRule)}</p>`);
   if (r.notes?.length) o.push(`<ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
@@ -64,6 +65,7 @@ export function renderHtml(report: Report, svgOf: (file: string) => string): str
     report.summary.map((row) => [
       String(row.studyIndex + 1), esc(row.study), esc(row.label), esc(row.measure), esc(predictedCell(row, report)), fmtObserved(row.observed, row.stderr), v(row.verdict),
     ]),
+    [], 'summary',
   ));
   report.studies.forEach((s, si) => {
     o.push(`<h2>${si + 1}. ${esc(s.study)} (${esc(s.predictions)})${s.comment ? `: ${esc(s.comment)}` : ''}</h2>`);
@@ -71,6 +73,10 @@ export function renderHtml(report: Report, svgOf: (file: string) => string): str
     if (s.error) {
       o.push(`<p class="error">ERROR: the study did not finish: ${esc(s.error.name)}: ${esc(s.error.message)}</p>`);
       return;
+    }
+    if (s.comparison) {
+      o.push(`<p>Every result of this study in one figure (${esc(s.comparison.series.join(', '))}); Vega-Lite spec beside it: ${esc(s.comparison.spec)}.</p>`);
+      o.push(`<div class="plots comparison"><div class="figure">${svgOf(s.comparison.file)}</div></div>`);
     }
     s.results.forEach((r, ri) => {
       const svgs = s.plots.filter((x) => x.resultIndex === ri).map((x) => svgOf(x.file));

@@ -20,10 +20,15 @@ export function verdictText(v: string): string {
   return v === 'pass' ? 'pass' : v === 'fail' ? '**FAIL**' : v === 'error' ? '**ERROR**' : `*${v}*`;
 }
 
+/** Every verdict word in the order the counts are printed: the judged rates and bounds, then the hypotheses, then
+ * what could not be judged. Only 'fail' and 'error' fail a report. */
+export const VERDICT_ORDER = ['pass', 'fail', 'observed', 'not observed', 'at floor', 'assumption fails', 'error'] as const;
+
+/** "31 rows: 20 pass, 0 fail, 3 observed, 0 not observed, 8 at floor, 0 assumption fails" (+ errors when any). */
 export function countsLine(r: Report): string {
   const c = r.counts;
-  return `${r.summary.length} rows: ${c.pass} pass, ${c.fail} fail, ${c['not observed']} not observed, ${c['at floor']} at floor` + (c.observed ? `, ${c.observed} observed` : '') + (c['assumption fails'] ? `, ${c['assumption fails']} assumption fails` : '') +
-    (c.error ? `, ${c.error} error` : '');
+  const parts = VERDICT_ORDER.filter((v) => v !== 'error' || c.error > 0).map((v) => `${c[v] ?? 0} ${v}`);
+  return `${r.summary.length} rows: ${parts.join(', ')}`;
 }
 
 export function predictedCell(row: SummaryRow, report: Report): string {
@@ -32,7 +37,7 @@ export function predictedCell(row: SummaryRow, report: Report): string {
   return fmtPredicted(f);
 }
 
-function resultSection(r: StudyResult, plots: Array<{ file: string; measure: string }>, heading: string): string[] {
+function resultSection(r: StudyResult, plots: Array<{ file: string; spec: string; measure: string }>, heading: string): string[] {
   const o: string[] = [];
   o.push(`### ${heading}`, '');
   o.push(`Dimension ${r.dimension}; abscissa: ${r.xLabel}. Verdict: ${verdictText(r.verdict)}.`, '');
@@ -55,9 +60,10 @@ function resultSection(r: StudyResult, plots: Array<{ file: string; measure: str
   for (const f of r.fits) o.push(`- ${f.measure}: ${f.explanation}`);
   o.push('');
   for (const p of plots) o.push(`![${r.label}: ${p.measure}](${p.file})`);
+  if (plots.length) o.push('', `Vega-Lite specs of these figures (data inline, to restyle or re-plot): ${plots.map((p) => `[${p.measure}](${p.spec})`).join(', ')}.`);
   o.push('');
   if (r.floor && Object.keys(r.floor).length) {
-    o.push(`Fit-accuracy floor: ${Object.entries(r.floor).map(([m, v]) => `${m} ${fmtNum(v)}`).join(', ')} (dashed red line in the plots).`, '');
+    o.push(`Fit-accuracy floor: ${Object.entries(r.floor).map(([m, v]) => `${m} ${fmtNum(v)}`).join(', ')} (red dotted line and band in the figures).`, '');
   }
   o.push(`Drop rule: ${r.dropRule}`, '');
   if (r.notes?.length) {
@@ -77,9 +83,11 @@ export function renderMarkdown(report: Report): string {
   o.push(`# ${report.title}`, '');
   o.push(`**Status: ${report.status === 'pass' ? 'PASS' : 'FAIL'}** (exit status ${report.exitCode}) — ${countsLine(report)}. Mode: ${report.mode}.`, '');
   o.push(
-    'Only a failed prediction (or a study that could not run) fails the report; *not observed* (a hypothesis) and ' +
-      '*at floor* (the error is at the fit accuracy) do not. Wall times and the creation time are in report.json and ' +
-      'report.html, not here, so that this file is reproducible.',
+    'Sharp rates and bounds are judged *pass* or **FAIL**; hypotheses are *observed* or *not observed*; *at floor*: the ' +
+      'error is at the fit accuracy, so no rate is claimed; *assumption fails*: the theory\'s hypotheses do not hold ' +
+      'where measured, so its prediction does not apply there. Only a failed prediction (or a study that could not run) ' +
+      'fails the report. Wall times and the creation time are in report.json and report.html, not here, so that this ' +
+      'file is reproducible.',
     '',
   );
   o.push('## Summary', '');
@@ -99,6 +107,11 @@ export function renderMarkdown(report: Report): string {
     if (s.error) {
       o.push(`**ERROR**: the study did not finish: ${s.error.name}: ${s.error.message}`, '');
       return;
+    }
+    if (s.comparison) {
+      o.push(`Every result of this study in one figure (${s.comparison.series.join(', ')}; ` +
+        `measures ${s.comparison.measures.join(', ')}; Vega-Lite spec: [${s.comparison.spec}](${s.comparison.spec})):`, '');
+      o.push(`![${s.study}: ${s.comparison.series.join(' vs ')}](${s.comparison.file})`, '');
     }
     s.results.forEach((r, ri) => {
       o.push(...resultSection(r, s.plots.filter((x) => x.resultIndex === ri), `${si + 1}.${ri + 1} ${r.label}`));

@@ -2,7 +2,7 @@ import type { StudyMode } from '../convergence/registry.ts';
 import type { RateFit, StudyResult, Verdict } from '../convergence/types.ts';
 import type { ReportConfig } from './config.ts';
 import type { Provenance } from './provenance.ts';
-import { formatTick, type LogLogPlot } from './svg.ts';
+import { comparisonFigure, comparisonPlan, rateFigure, type VegaLiteSpec } from './figures.ts';
 
 /**
  * The report as data (report.json, schemas/report.schema.json): the studies' results as they returned them, a summary
@@ -41,7 +41,11 @@ export interface StudyRun {
   /** Set when the study threw instead of returning results (a typed error: no fake pass, no lost report). */
   error?: { name: string; message: string };
   wallTimeSeconds: number;
-  plots: Array<{ resultIndex: number; fitIndex: number; measure: string; file: string }>;
+  /** One figure per fitted rate: the SVG file and its Vega-Lite spec beside it (`spec`). */
+  plots: Array<{ resultIndex: number; fitIndex: number; measure: string; file: string; spec: string }>;
+  /** The figure with every result of the study in one plot per measure, where the results are series of one kind
+   * (observation sets: see figures.ts comparisonPlan). */
+  comparison?: { file: string; spec: string; measures: string[]; series: string[] };
 }
 
 export interface Report {
@@ -63,6 +67,11 @@ const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
 /** File name of one plot, relative to the report directory: stable across runs so the Markdown is too. */
 export function plotFile(studyIndex: number, resultIndex: number, fitIndex: number, measure: string): string {
   return `plots/s${studyIndex + 1}-r${resultIndex + 1}-f${fitIndex + 1}-${measure.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40)}.svg`;
+}
+
+/** The Vega-Lite spec saved beside a figure's SVG. */
+export function specFile(svgFile: string): string {
+  return svgFile.replace(/\.svg$/, '.vl.json');
 }
 
 /** Summary rows: one per fitted rate; one more when a result fails for a reason outside its rates (reference or
@@ -108,15 +117,24 @@ export interface BuildInput {
 }
 
 export function buildReport(input: BuildInput): Report {
-  const studies: StudyRun[] = input.studies.map((s, si) => ({
-    ...s,
-    plots: s.results.flatMap((r, ri) => r.fits.map((f, fi) => ({ resultIndex: ri, fitIndex: fi, measure: f.measure, file: plotFile(si, ri, fi, f.measure) }))),
-  }));
+  const studies: StudyRun[] = input.studies.map((s, si) => {
+    const plan = s.error ? undefined : comparisonPlan(s.results);
+    const compare = `plots/s${si + 1}-compare.svg`;
+    return {
+      ...s,
+      plots: s.results.flatMap((r, ri) => r.fits.map((f, fi) => {
+        const file = plotFile(si, ri, fi, f.measure);
+        return { resultIndex: ri, fitIndex: fi, measure: f.measure, file, spec: specFile(file) };
+      })),
+      ...(plan ? { comparison: { file: compare, spec: specFile(compare), measures: plan.measures, series: plan.series } } : {}),
+    };
+  });
   const summary = summarise(studies);
   const counts: Record<RowVerdict, number> = { pass: 0, fail: 0, observed: 0, 'not observed': 0, 'at floor': 0, 'assumption fails': 0, error: 0 };
   for (const r of summary) counts[r.verdict]++;
-  // Only 'fail' (and a study that could not run) fails the report: 'not observed' is for hypotheses, 'at floor' means
-  // the rate cannot be resolved above the fit accuracy; neither is a broken prediction.
+  // Only 'fail' (and a study that could not run) fails the report: 'observed' and 'not observed' are for hypotheses,
+  // 'at floor' means the rate cannot be resolved above the fit accuracy, and 'assumption fails' that the theory's
+  // hypotheses do not hold where measured: none of them is a broken prediction.
   const failed = counts.fail + counts.error > 0 || studies.some((s) => s.results.some((r) => r.verdict === 'fail'));
   return {
     schemaVersion: 1,
@@ -139,32 +157,35 @@ export function reportJson(report: Report): string {
   return JSON.stringify(report, null, 2) + '\n';
 }
 
-/** The plot of one rate: the study's points for that measure against x, the fit, the predicted slope, the floor. */
-export function ratePlot(r: StudyResult, f: RateFit): LogLogPlot {
-  const dropped = new Set(f.dropped.map((d) => d.index));
-  const floor = r.floor?.[f.measure];
-  const slopeText = Number.isFinite(f.slope)
-    ? `fit p = ${f.slope.toFixed(3)}${Number.isFinite(f.stderr) ? ` ± ${f.stderr.toFixed(3)}` : ''}`
-    : 'no fit';
-  return {
-    title: `${r.label}: ${f.measure} (${f.verdict})`,
-    xLabel: r.xLabel,
-    yLabel: `${f.measure} error`,
-    points: r.points.map((p, i) => ({ x: p.x, y: p.errors[f.measure], index: i, dropped: dropped.has(i) })),
-    fit: Number.isFinite(f.slope) ? { intercept: f.intercept, slope: f.slope, x0: f.range[0], x1: f.range[1], label: slopeText } : undefined,
-    triangle: Number.isFinite(f.predicted) ? { slope: f.predicted, label: `${f.kind === 'bound' ? 'bound' : 'predicted'} ${f.predicted}` } : undefined,
-    hlines: floor !== undefined && Number.isFinite(floor) && floor > 0 ? [{ y: floor, label: `floor ${formatTick(floor)}` }] : [],
-    notes: Number.isFinite(f.slope) ? [] : [f.explanation],
-  };
+/** One figure of the report: the SVG file, its Vega-Lite spec file and the spec. */
+export interface ReportFigure {
+  file: string;
+  specFile: string;
+  spec: VegaLiteSpec;
+  studyIndex: number;
+  /** The result and measure of a rate figure; null for a study's comparison figure. */
+  resultIndex: number | null;
+  measure: string | null;
 }
 
-/** Every plot of the report, with the file it is written to. */
-export function reportPlots(report: Report): Array<{ file: string; plot: LogLogPlot; studyIndex: number; resultIndex: number; measure: string }> {
-  return report.studies.flatMap((s, si) =>
-    s.plots.map((p) => {
-      const r = s.results[p.resultIndex];
-      const f = r.fits[p.fitIndex];
-      return { file: p.file, plot: ratePlot(r, f), studyIndex: si, resultIndex: p.resultIndex, measure: p.measure };
-    }),
-  );
+/** The title of a study's comparison figure. */
+export function comparisonTitle(s: StudyRun, si: number): string {
+  return `${si + 1}. ${s.study} (${s.predictions}): ${s.comparison?.series.join(' vs ') ?? ''}`;
+}
+
+/** Every figure of the report: per study its comparison figure (if any), then one per fitted rate. */
+export function reportFigures(report: Report): ReportFigure[] {
+  return report.studies.flatMap((s, si) => [
+    ...(s.comparison
+      ? [{ file: s.comparison.file, specFile: s.comparison.spec, spec: comparisonFigure(s.results, s.comparison, comparisonTitle(s, si)), studyIndex: si, resultIndex: null, measure: null }]
+      : []),
+    ...s.plots.map((p) => ({
+      file: p.file,
+      specFile: p.spec,
+      spec: rateFigure(s.results[p.resultIndex], s.results[p.resultIndex].fits[p.fitIndex]),
+      studyIndex: si,
+      resultIndex: p.resultIndex,
+      measure: p.measure,
+    })),
+  ]);
 }

@@ -5,8 +5,8 @@ import { assertValid } from '../io/schema.ts';
 import { ParameterError } from '../util/errors.ts';
 import { renderHtml } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
-import { reportJson, reportPlots, type Report } from './model.ts';
-import { renderLogLogPlot } from './svg.ts';
+import { reportFigures, reportJson, type Report } from './model.ts';
+import { renderVegaLite } from './svg.ts';
 
 /**
  * Rendering a report into its files, and replacing a report directory so that an interrupted run never leaves a half
@@ -17,19 +17,25 @@ import { renderLogLogPlot } from './svg.ts';
  * `.gitignore`'s `reports/tmp-*` keeps them out of git.
  */
 
-/** Every file of the report, path relative to the report directory -> content. report.json is schema-checked first:
- * a report that does not match schemas/report.schema.json is a bug and is never written. */
-export function renderReportFiles(report: Report): Map<string, string> {
+/** Every file of the report, path relative to the report directory -> content: report.json, report.md, report.html,
+ * and per figure its SVG and Vega-Lite spec (plots/). report.json is schema-checked first: a report that does not
+ * match schemas/report.schema.json is a bug and is never written. */
+export async function renderReportFiles(report: Report): Promise<Map<string, string>> {
   const json = reportJson(report);
   assertValid('report', JSON.parse(json), 'the report (report.json)');
   assertValid('report-config', report.config, 'the report\'s configuration');
   const files = new Map<string, string>();
   const svgs = new Map<string, string>();
-  for (const p of reportPlots(report)) svgs.set(p.file, renderLogLogPlot(p.plot));
+  const specs = new Map<string, string>();
+  for (const f of reportFigures(report)) {
+    svgs.set(f.file, await renderVegaLite(f.spec, f.file.replace(/^plots\//, '').replace(/\.svg$/, '')));
+    specs.set(f.specFile, `${JSON.stringify(f.spec, null, 2)}\n`);
+  }
   files.set('report.json', json);
   files.set('report.md', renderMarkdown(report));
   files.set('report.html', renderHtml(report, (f) => svgs.get(f)!));
   for (const [f, s] of svgs) files.set(f, s);
+  for (const [f, s] of specs) files.set(f, s);
   return files;
 }
 

@@ -17,27 +17,30 @@ import type { Command } from '../command.ts';
  * the new one is complete. Exit status: 0 when no prediction failed, 1 when one did (or a study could not run),
  * 2 for a usage or configuration error (nothing is run then).
  */
-const FLAGS = new Set(['config', 'out', 'id', 'quick', 'thorough', 'ci', 'junit']);
+const FLAGS = new Set(['config', 'out', 'id', 'quick', 'thorough', 'ci', 'junit', 'quiet']);
 
 export const command: Command = {
   name: 'report',
   summary: 'Run the convergence studies of a configuration and write report.json, report.md and report.html',
   usage: [
-    'mlip-verify report [--config file.json] [--out dir | --id name] [--quick | --thorough] [--ci] [--junit path]',
+    'mlip-verify report [--config file.json] [--out dir | --id name] [--quick | --thorough] [--ci] [--junit path] [--quiet]',
     '  --config   report configuration (schemas/report-config.schema.json); default src/report/default-config.json',
     '  --out      report directory (default reports/latest); replaced only when the new report is complete',
     '  --id       shorthand for --out reports/<name>',
     '  --quick    CI-sized study presets; --thorough: larger ones (default: the configuration\'s mode, else default)',
     '  --ci       print one line per rate and a final status line (for CI logs)',
     '  --junit    also write JUnit XML to this path',
-    'Exit status: 0 all predictions hold (not observed / at floor are not failures), 1 a prediction failed or a study',
-    'could not run, 2 invalid arguments or configuration (nothing is run).',
+    '  --quiet    no progress on stderr (default: a status line on a terminal; elsewhere a line per finished study,',
+    '             and per point once a study has run for a minute)',
+    'Exit status: 0 all predictions hold (observed / not observed / at floor / assumption fails are not failures),',
+    '1 a prediction failed or a study could not run, 2 invalid arguments or configuration (nothing is run).',
   ].join('\n'),
   async run(argv: string[]): Promise<number> {
     let mode: StudyMode | undefined;
     let outDir: string;
     let junit: string | undefined;
     let ci: boolean;
+    let quiet: boolean;
     let cfg;
     try {
       const p = parseArgs(argv);
@@ -45,13 +48,14 @@ export const command: Command = {
       if (unknown.length || p.positional.length) {
         throw new ParameterError(`unknown argument(s): ${[...unknown.map((k) => `--${k}`), ...p.positional].join(' ')}; valid: ${[...FLAGS].map((f) => `--${f}`).join(' ')}`);
       }
-      for (const b of ['quick', 'thorough', 'ci']) {
+      for (const b of ['quick', 'thorough', 'ci', 'quiet']) {
         const v = p.flags.get(b);
         if (v !== undefined && v !== true && v !== 'true') throw new ParameterError(`--${b} takes no value (got '${v}')`);
       }
       if (flagBool(p, 'quick') && flagBool(p, 'thorough')) throw new ParameterError('--quick and --thorough exclude each other');
       mode = flagBool(p, 'quick') ? 'quick' : flagBool(p, 'thorough') ? 'thorough' : undefined;
       ci = flagBool(p, 'ci');
+      quiet = flagBool(p, 'quiet');
       const id = flagString(p, 'id');
       if (id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) throw new ParameterError(`--id '${id}' must be a plain name (letters, digits, . _ -)`);
       if (id !== undefined && p.flags.has('out')) throw new ParameterError('--out and --id exclude each other');
@@ -65,11 +69,11 @@ export const command: Command = {
       console.error(`mlip-verify report: ${e.name}: ${e.message}`);
       return 2;
     }
-    const progress = new Progress(process.stderr);
+    const progress = new Progress(process.stderr, quiet ? false : undefined);
     const report = await runReport(cfg, { argv: ['report', ...argv], progress });
     const rel = relative(process.cwd(), resolve(outDir));
     const shown = rel === '' ? '.' : rel.startsWith('..') ? resolve(outDir) : rel;
-    for (const note of writeReportDir(outDir, renderReportFiles(report))) console.error(`mlip-verify report: ${note}`);
+    for (const note of writeReportDir(outDir, await renderReportFiles(report))) console.error(`mlip-verify report: ${note}`);
     if (junit) writeFileAtomic(junit, renderJunit(report));
     console.log(ci ? ciSummary(report, shown) : consoleSummary(report, shown));
     return report.exitCode;
