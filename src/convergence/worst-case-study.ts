@@ -40,6 +40,8 @@ import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
  */
 
 export type SmoothnessNorm = 'degree' | 'env';
+/** How the energy row is held to tau: the cell's total energy (default) or its energy per atom. */
+export type EnergyRows = 'total' | 'per-atom';
 export const SMOOTHNESS_NORMS: readonly SmoothnessNorm[] = ['degree', 'env'];
 
 // ------------------------------------------------------------------------------------------------ linear algebra
@@ -249,12 +251,24 @@ export function responseTriangle(J: Float64Array[], bonds: ReadonlyArray<[number
  * Adds the weighted observation rows of one training configuration to `tri` (scaled by 1/tau). Row weights are the
  * per-kind weights alone (no 1/N, no per-configuration normalisation); rows masked out by a forceMask stay at 0.
  */
-export function addDataRows(tri: RowTriangle, ev: BasisEvaluator, cfg: TrainingConfig, kinds: readonly ObservationKind[], w: Required<KindWeights>, tau: number): number {
+export function addDataRows(
+  tri: RowTriangle,
+  ev: BasisEvaluator,
+  cfg: TrainingConfig,
+  kinds: readonly ObservationKind[],
+  w: Required<KindWeights>,
+  tau: number,
+  energyRows: EnergyRows = 'total',
+): number {
   const r = configRows(ev, cfg, kinds, {}, 'per-row');
   if (r.rows === 0) return 0;
   const codeKind: ObservationKind[] = ['E', 'F', 'V', 'FC'];
+  const atoms = cfg.structure.positions.length / cfg.structure.dim;
   const wt = new Float64Array(r.rows);
-  for (let i = 0; i < r.rows; i++) wt[i] = r.weights[i] === 0 ? 0 : w[codeKind[r.kind[i]]] / tau;
+  for (let i = 0; i < r.rows; i++) {
+    const k = codeKind[r.kind[i]];
+    wt[i] = r.weights[i] === 0 ? 0 : (w[k] / tau) * (k === 'E' && energyRows === 'per-atom' ? 1 / atoms : 1);
+  }
   tri.add(r.block.subarray(0, ev.size * r.rows), r.rows, wt);
   return r.rows;
 }
@@ -342,6 +356,11 @@ export interface WorstCaseStudyOptions {
   /** Scale sigma_S of the norms. Default 1. */
   sigmaS?: number;
   kindWeights?: KindWeights;
+  /**
+   * 'total' (default): the total energy of each cell must match to tau, so the energy row's weight grows with the
+   * cell (N atoms); 'per-atom': the energy per atom must match to tau (the row does not grow with R_dom).
+   */
+  energyRows?: EnergyRows;
   /** Add the strained perfect cells' virials to V (default false: V is the defect cell's virial). */
   strainedCells?: boolean;
   /** CG relative tolerance of the K Hessian solves (default 1e-8: W is a norm, needed to a few digits). */
@@ -402,6 +421,8 @@ export async function worstCaseStudy(o: WorstCaseStudyOptions): Promise<StudyRes
   const tol = o.tol ?? 1e-10;
   const cgTol = o.cgTol ?? 1e-8;
   const floorFactor = o.floorFactor ?? 3;
+  const energyRows: EnergyRows = o.energyRows ?? 'total';
+  if (energyRows !== 'total' && energyRows !== 'per-atom') throw new ParameterError(`energyRows must be 'total' or 'per-atom', got '${String(energyRows)}'`);
 
   const potName = o.potential ?? 'eam-2d';
   log(`reference: ${o.defect} in a clamped ball R = ${o.refSize}`);
@@ -462,6 +483,44 @@ export async function worstCaseStudy(o: WorstCaseStudyOptions): Promise<StudyRes
     return tr;
   };
 
+  // Diagnostics of a worst direction (why W is what it is): where its response lives (the share of ||D J n||^2 on
+  // bonds within R_dom/2 of the defect: the cell's own region, vs the far field the cell does not contain), and how
+  // strongly the perfect lattice's force-constant rows would see it (||A_FC n|| / tau: >> 1 means FC data pin it).
+  let fcCfg: TrainingConfig | null | undefined;
+  const diagnose = async (n: Float64Array, side: number): Promise<Record<string, number>> => {
+    const v = new Float64Array(nf);
+    for (let k = 0; k < K; k++) for (let i = 0; i < nf; i++) v[i] += n[k] * J[k][i];
+    const x = dom.structure.positions;
+    let inner = 0;
+    let all = 0;
+    for (const [a, b] of bonds) {
+      let q = 0;
+      for (let c = 0; c < d; c++) q += ((b >= 0 ? v[b * d + c] : 0) - v[a * d + c]) ** 2;
+      let r2 = 0;
+      for (let c = 0; c < d; c++) r2 += x[a * d + c] ** 2;
+      all += q;
+      if (Math.sqrt(r2) <= side / 2) inner += q;
+    }
+    if (fcCfg === undefined) {
+      const tr = await cellsAt(sizes[0], 'E+F+FC');
+      fcCfg = tr.set.configs.find((c) => c.role === 'perfect') ?? null;
+    }
+    let fc = NaN;
+    if (fcCfg) {
+      const t = new RowTriangle(K);
+      addDataRows(t, ev, fcCfg, ['FC'], w, tau);
+      const R = t.triangle();
+      let s2 = 0;
+      for (let r = 0; r < K; r++) {
+        let acc = 0;
+        for (let c = r; c < K; c++) acc += R[r * K + c] * n[c];
+        s2 += acc * acc;
+      }
+      fc = Math.sqrt(s2);
+    }
+    return { innerShare: all > 0 ? inner / all : NaN, fcRowsOverTau: fc };
+  };
+
   type Solved = { W: Record<string, number>; n: Record<string, Float64Array>; rows: number; info: Record<string, unknown> };
   const solveFor = (dataTri: RowTriangle, rows: number): Solved => {
     const W: Record<string, number> = {};
@@ -499,14 +558,15 @@ export async function worstCaseStudy(o: WorstCaseStudyOptions): Promise<StudyRes
       const comp: Record<string, number> = {};
       for (const c of tr.set.configs) {
         const k = kindsFor(c.role, kinds);
-        const added = addDataRows(tri, ev, c, k, w, tau);
+        const added = addDataRows(tri, ev, c, k, w, tau, energyRows);
         rows += added;
         if (added) comp[c.role] = (comp[c.role] ?? 0) + added;
       }
       const sol = solveFor(tri, rows);
       const reps = tr.set.meta.cellRepetitions as number[];
       const side = reps[0] * Math.hypot(...ref.lattice.cell.slice(0, d));
-      points.push({ x: side, errors: sol.W, info: { ...sol.info, requestedRDom: R, defectCellAtoms: tr.cellRelaxation.atoms, rowsPerRole: comp, cellMaxForce: tr.cellRelaxation.maxForce } });
+      const diag = await diagnose(sol.n[norms[0]], side);
+      points.push({ x: side, errors: sol.W, info: { ...sol.info, ...diag, requestedRDom: R, defectCellAtoms: tr.cellRelaxation.atoms, rowsPerRole: comp, cellMaxForce: tr.cellRelaxation.maxForce } });
       nAt.push(sol.n);
       log(`${set}: R_dom = ${side.toFixed(2)}: W = ${sol.W.energyNorm.toExponential(3)} (${rows} rows)`);
       lastTri = tri;
@@ -662,7 +722,7 @@ export async function worstCaseStudy(o: WorstCaseStudyOptions): Promise<StudyRes
       fits.push(f);
     }
     const notes: string[] = [
-      `WORST case over the linear class (basis level ${level}, ${K} functions) consistent with the ${set} data to tau = ${tau}; the training-size study's fine-tuned model is the TYPICAL case`,
+      `WORST case over the linear class (basis level ${level}, ${K} functions) consistent with the ${set} data to tau = ${tau} (energy rows: ${energyRows === 'total' ? 'total energy of each cell, a row that grows with N' : 'energy per atom'}); the training-size study's fine-tuned model is the TYPICAL case`,
       `prediction: ${pred.text}`,
       `floor (largest cell's rows + the ball's own free-atom forces): ${Object.entries(floor.W).map(([k, v]) => `${k} ${v.toExponential(3)}`).join(', ')}`,
       `smoothness norms: ${norms.map((nm) => JSON.stringify(normTris.get(nm)!.info)).join('; ')}`,
@@ -689,6 +749,7 @@ export async function worstCaseStudy(o: WorstCaseStudyOptions): Promise<StudyRes
         norms,
         kindWeights: w,
         rowNormalisation: 'none (plain l2 of the observations)',
+        energyRows,
         strainedCells: !!o.strainedCells,
         sizes,
         refSize: o.refSize,
@@ -753,6 +814,7 @@ export const definition: StudyDefinition = {
         properties: { E: { type: 'number', minimum: 0 }, F: { type: 'number', minimum: 0 }, V: { type: 'number', minimum: 0 }, FC: { type: 'number', minimum: 0 } },
       },
       strainedCells: { type: 'boolean' },
+      energyRows: { enum: ['total', 'per-atom'] },
       cgTol: { type: 'number', exclusiveMinimum: 0, maximum: 1e-4 },
       solver: { enum: [...SOLVER_NAMES] },
       tol: { type: 'number', exclusiveMinimum: 0, maximum: 1e-3 },

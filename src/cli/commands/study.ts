@@ -208,7 +208,8 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
     usage: [
       'mlip-verify study worst-case [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial] [--mode quick|default|thorough]',
       '    [--sizes 10,12.5,16,20] [--ref-size 24] [--sets E,E+F,E+F+V,E+F+FC,E+F+V+FC] [--level 2] [--tau 1e-6]',
-      '    [--norms degree,env] [--sigma-s 1] [--weights E=1,F=1,V=1,FC=1] [--strained-cells] [--cg-tol 1e-8]',
+      '    [--norms degree,env] [--sigma-s 1] [--weights E=1,F=1,V=1,FC=1] [--energy-rows total|per-atom] [--strained-cells]',
+      '    [--cg-tol 1e-8]',
       '    [--linearisation-rdom R] [--amplitudes 0.0625,...,1] [--no-linearisation] [--solver auto|...] [--tol 1e-10] [--json]',
       'W(R_dom) = max ||D H^-1 G n|| over n^T (A^T A / tau^2 + S) n <= 1 (docs/theory.md, P4/P5 sharp form); the first norm',
       'sets the verdicts, the second is reported beside it; the E+F worst direction is checked by relaxing c* + a n_worst.',
@@ -252,6 +253,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
         sigmaS: flagNumber(p, 'sigma-s'),
         kindWeights: weights,
         strainedCells: flagBool(p, 'strained-cells'),
+        energyRows: choice(p, 'energy-rows', ['total', 'per-atom'] as const, 'total'),
         cgTol: flagNumber(p, 'cg-tol'),
         linearisation: flagBool(p, 'no-linearisation') ? false : { rDom: linR, amplitudes },
         solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
