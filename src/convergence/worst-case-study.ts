@@ -843,10 +843,10 @@ export const definition: StudyDefinition = {
     const base = { potential: 'eam-2d', defect: 'vacancy', basisLevel: 2, tau: 1e-6, norms: ['degree', 'env'], sigmaS: 1, solver: 'auto', tol: 1e-10, observationSets: [...OBSERVATION_SETS] };
     // The data pin every direction of the level-2 class from R_dom ~ 10 (identifiability transition below); the ball
     // must be well beyond the largest cell (ball 24 vs 48 changes W by <= 10 % at R_dom 13-16). thorough is the
-    // measurement of docs/theory.md (factor 3.2 in R_dom, 11,904 atoms, about 7 min on a loaded 2-core machine).
+    // measurement of docs/theory.md (factor 3.9 in R_dom, 11,904 atoms, about 13 min on a loaded 2-core machine).
     const lin = (amplitudes: number[]) => ({ amplitudes });
     if (mode === 'quick') return { ...base, sizes: [10, 13, 17], refSize: 20, linearisation: lin([0.25, 0.5, 1]) };
-    if (mode === 'thorough') return { ...base, sizes: [10, 12.5, 16, 20, 25, 32], refSize: 48, linearisation: lin([0.0625, 0.125, 0.25, 0.5, 1]) };
+    if (mode === 'thorough') return { ...base, sizes: [10, 12.5, 16, 20, 25, 32, 40], refSize: 48, linearisation: lin([0.0625, 0.125, 0.25, 0.5, 1]) };
     return { ...base, sizes: [10, 13, 17, 22], refSize: 26, linearisation: lin([0.125, 0.25, 0.5, 1]) };
   },
   async run(options, ctx: StudyContext) {
