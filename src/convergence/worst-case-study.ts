@@ -726,7 +726,7 @@ export async function worstCaseStudy(o: WorstCaseStudyOptions): Promise<StudyRes
     const notes: string[] = [
       `WORST case over the linear class (basis level ${level}, ${K} functions) consistent with the ${set} data to tau = ${tau} (energy rows: ${energyRows === 'total' ? 'total energy of each cell, a row that grows with N' : 'energy per atom'}); the training-size study's fine-tuned model is the TYPICAL case`,
       `prediction: ${pred.text}`,
-      `floor (largest cell's rows + the ball's own free-atom forces): ${Object.entries(floor.W).map(([k, v]) => `${k} ${v.toExponential(3)}`).join(', ')}`,
+      `floor (${set === 'E' ? "largest cell's rows only: the ball's energy includes its surface, so there is no in-domain energy row" : "largest cell's rows + the ball's own free-atom forces"}): ${Object.entries(floor.W).map(([k, v]) => `${k} ${v.toExponential(3)}`).join(', ')}`,
       `smoothness norms: ${norms.map((nm) => JSON.stringify(normTris.get(nm)!.info)).join('; ')}`,
     ];
     return {
