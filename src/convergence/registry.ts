@@ -7,7 +7,7 @@ import type { StudyResult } from './types.ts';
  * entry map onto the same options object.
  */
 
-export const STUDY_NAMES = ['domain', 'perturbation', 'fit-accuracy', 'training-size'] as const;
+export const STUDY_NAMES = ['domain', 'perturbation', 'fit-accuracy', 'training-size', 'worst-case'] as const;
 export type StudyName = (typeof STUDY_NAMES)[number];
 
 /** quick: CI-sized (seconds to a minute); default: the README's main job (a few minutes for all studies together);
@@ -43,6 +43,7 @@ const LOADERS: Record<StudyName, () => Promise<{ definition: StudyDefinition }>>
   perturbation: () => import('./perturbation-study.ts'),
   'fit-accuracy': () => import('./fit-accuracy-study.ts'),
   'training-size': () => import('./training-size-study.ts'),
+  'worst-case': () => import('./worst-case-study.ts'),
 };
 
 export function isStudyName(s: string): s is StudyName {

@@ -203,6 +203,65 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       });
     },
   },
+  'worst-case': {
+    summary: 'P4-P6 sharp form: worst case over the linear MLIP class consistent with the data to tau, per observation set, vs R_dom',
+    usage: [
+      'mlip-verify study worst-case [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial] [--mode quick|default|thorough]',
+      '    [--sizes 10,12.5,16,20] [--ref-size 24] [--sets E,E+F,E+F+V,E+F+FC,E+F+V+FC] [--level 2] [--tau 1e-6]',
+      '    [--norms degree,env] [--sigma-s 1] [--weights E=1,F=1,V=1,FC=1] [--energy-rows total|per-atom] [--strained-cells]',
+      '    [--cg-tol 1e-8]',
+      '    [--linearisation-rdom R] [--amplitudes 0.0625,...,1] [--no-linearisation] [--solver auto|...] [--tol 1e-10] [--json]',
+      'W(R_dom) = max ||D H^-1 G n|| over n^T (A^T A / tau^2 + S) n <= 1 (docs/theory.md, P4/P5 sharp form); the first norm',
+      'sets the verdicts, the second is reported beside it; the E+F worst direction is checked by relaxing c* + a n_worst.',
+    ].join('\n'),
+    async run(p, progress) {
+      const { worstCaseStudy, definition, SMOOTHNESS_NORMS } = await import('../../convergence/worst-case-study.ts');
+      const { OBSERVATION_SETS } = await import('../../fit/types.ts');
+      const mode = choice(p, 'mode', ['quick', 'default', 'thorough'] as const, 'default');
+      const dflt = definition.defaults(mode) as { sizes: number[]; refSize: number; basisLevel: number; tau: number };
+      const list = <T extends string>(name: string, valid: readonly T[]): T[] | undefined => {
+        const v = flagString(p, name);
+        if (v === undefined) return undefined;
+        const items = v.split(',').filter(Boolean);
+        for (const it of items) if (!valid.includes(it as T)) throw new ParameterError(`--${name}: '${it}' is not one of: ${valid.join(', ')}`);
+        return items as T[];
+      };
+      let weights: Record<string, number> | undefined;
+      const wv = flagString(p, 'weights');
+      if (wv !== undefined) {
+        weights = {};
+        for (const kv of wv.split(',')) {
+          const [k, x] = kv.split('=');
+          const n = Number(x);
+          if (!['E', 'F', 'V', 'FC'].includes(k) || x === undefined || !Number.isFinite(n)) throw new ParameterError(`--weights: '${kv}' is not E|F|V|FC=number`);
+          weights[k] = n;
+        }
+      }
+      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
+      const amplitudes = flagNumberList(p, 'amplitudes');
+      const linR = flagNumber(p, 'linearisation-rdom');
+      return worstCaseStudy({
+        potential,
+        lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
+        defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+        sizes: flagNumberList(p, 'sizes', dflt.sizes)!,
+        refSize: flagNumber(p, 'ref-size', dflt.refSize)!,
+        observationSets: list('sets', OBSERVATION_SETS),
+        basisLevel: flagNumber(p, 'level', dflt.basisLevel),
+        tau: flagNumber(p, 'tau', dflt.tau),
+        norms: list('norms', SMOOTHNESS_NORMS),
+        sigmaS: flagNumber(p, 'sigma-s'),
+        kindWeights: weights,
+        strainedCells: flagBool(p, 'strained-cells'),
+        energyRows: choice(p, 'energy-rows', ['total', 'per-atom'] as const, 'total'),
+        cgTol: flagNumber(p, 'cg-tol'),
+        linearisation: flagBool(p, 'no-linearisation') ? false : { rDom: linR, amplitudes },
+        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+        tol: flagNumber(p, 'tol', 1e-10),
+        progress,
+      });
+    },
+  },
 };
 
 function fmt(v: number): string {
