@@ -6,6 +6,14 @@ import { NeumaierSum } from '../util/sum.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
 import type { EvalResult, SitePotential } from './types.ts';
 
+/** A neighbour list restricted to the entries j >= i (see EAMPotential.halfList). */
+export interface HalfList {
+  nl: NeighbourList;
+  offsets: Int32Array;
+  index: Int32Array;
+  shift: Float64Array;
+}
+
 /** Per-unordered-pair second-derivative data of one configuration (see EAMPotential.hessianVector). */
 interface HessianData {
   nl: NeighbourList;
@@ -42,14 +50,14 @@ interface HessianData {
  */
 export class EAMPotential implements SitePotential {
   readonly cutoff: number;
-  private rBuf = new Float64Array(0);
-  private aBuf = new Float64Array(0);
-  private bBuf = new Float64Array(0);
+  protected rBuf = new Float64Array(0);
+  protected aBuf = new Float64Array(0);
+  protected bBuf = new Float64Array(0);
   /** Compact per-unordered-pair scratch of evaluate(): atoms i < j (or i = j) and the pair vector (3 slots). */
-  private pI = new Int32Array(0);
-  private pJ = new Int32Array(0);
-  private dBuf = new Float64Array(0);
-  private readonly t = new Float64Array(3);
+  protected pI = new Int32Array(0);
+  protected pJ = new Int32Array(0);
+  protected dBuf = new Float64Array(0);
+  protected readonly t = new Float64Array(3);
 
   constructor(
     readonly name: string,
@@ -95,39 +103,59 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
-   * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
-   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. The accepted
-   * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
-   * per-ordered-pair loop up to the order of addition (round-off).
+   * The neighbour list with only the entries j >= i (each unordered pair once, self images kept), in list order, so
+   * the kernels' sums are the same as when they skip j < i entries of the full list, while reading half of it. Built
+   * once per list (a list lives for many evaluations: NeighbourCache rebuilds only after skin / 2 of motion).
    */
-  evaluate(s: Structure, nl: NeighbourList): EvalResult {
-    this.checkList(s, nl);
-    const { dim, positions: x } = s;
-    const n = nl.n;
+  protected halfList(nl: NeighbourList): HalfList {
+    const old = this.half;
+    if (old && old.nl === nl) return old;
     const { offsets, index, shift } = nl;
+    const n = nl.n;
+    const d = nl.dim;
+    let m = 0;
+    for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (index[p] >= i) m++;
+    const off = new Int32Array(n + 1);
+    const idx = new Int32Array(m);
+    const sh = new Float64Array(m * d);
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      off[i] = q;
+      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+        const j = index[p];
+        if (j < i) continue;
+        idx[q] = j;
+        for (let a = 0; a < d; a++) sh[q * d + a] = shift[p * d + a];
+        q++;
+      }
+    }
+    off[n] = q;
+    this.half = { nl, offsets: off, index: idx, shift: sh };
+    return this.half;
+  }
+  private half: HalfList | null = null;
+
+  /**
+   * Pass 1 of evaluate(): every unordered pair within the cutoff once, stored compactly (k-th pair: atoms pI/pJ,
+   * vector dBuf, r, phi'/2 in aBuf, psi' in bBuf), pair energies and densities summed into both sites. Returns the
+   * number of pairs. The tabulated EAM overrides it with an inlined spline kernel (src/potentials/eam-table.ts).
+   */
+  protected pairPass(s: Structure, h: HalfList, siteE: Float64Array, rho: Float64Array): number {
+    const { dim, positions: x } = s;
+    const n = siteE.length;
+    const { offsets, index, shift } = h;
     const rc = this.cutoff;
     const rc2 = rc * rc;
     const t = this.t;
     const pair = this.pair;
     const dens = this.density;
-    this.scratch(index.length);
-    const rB = this.rBuf;
-    const aB = this.aBuf;
-    const bB = this.bBuf;
-    const siteE = new Float64Array(n);
-    const rho = new Float64Array(n);
     const three = dim === 3;
-    // Pass 1: each unordered pair once, stored compactly (k-th pair: atoms pI/pJ, vector dBuf, r, phi'/2, psi').
-    const pI = this.pI;
-    const pJ = this.pJ;
-    const dB = this.dBuf;
+    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
     let np = 0;
     for (let i = 0; i < n; i++) {
       const xi = i * dim;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         const j = index[p];
-        if (j < i) continue;
         const xj = j * dim;
         const ps = p * dim;
         // Unrolled for dim 2 and 3 (dz = 0 in 2D): no inner loop in the hot path.
@@ -161,6 +189,28 @@ export class EAMPotential implements SitePotential {
         np++;
       }
     }
+    return np;
+  }
+
+  /**
+   * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
+   * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
+   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. The accepted
+   * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
+   * per-ordered-pair loop up to the order of addition (round-off).
+   */
+  evaluate(s: Structure, nl: NeighbourList): EvalResult {
+    this.checkList(s, nl);
+    const { dim } = s;
+    const n = nl.n;
+    const h = this.halfList(nl);
+    this.scratch(h.index.length);
+    const siteE = new Float64Array(n);
+    const rho = new Float64Array(n);
+    const three = dim === 3;
+    const np = this.pairPass(s, h, siteE, rho);
+    const t = this.t;
+    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
     const Fp = new Float64Array(n);
     if (this.embedding) {
       for (let i = 0; i < n; i++) {
@@ -287,7 +337,7 @@ export class EAMPotential implements SitePotential {
     }
     const { dim, positions: x } = s;
     const n = nl.n;
-    const { offsets, index, shift } = nl;
+    const { offsets, index, shift } = this.halfList(nl);
     const rc = this.cutoff;
     const rc2 = rc * rc;
     const three = dim === 3;
@@ -301,7 +351,7 @@ export class EAMPotential implements SitePotential {
       const xi = i * dim;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         const j = index[p];
-        if (j <= i) continue;
+        if (j === i) continue;
         const xj = j * dim;
         const ps = p * dim;
         const dx = x[xj] + shift[ps] - x[xi];
@@ -332,7 +382,6 @@ export class EAMPotential implements SitePotential {
       const xi = i * dim;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         const j = index[p];
-        if (j < i) continue;
         const xj = j * dim;
         const ps = p * dim;
         const dx = x[xj] + shift[ps] - x[xi];
