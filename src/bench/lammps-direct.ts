@@ -19,8 +19,9 @@ export interface LammpsDirectOptions {
   potential: string[];
   /** Steps of `run` with no integrator (atoms do not move): LAMMPS' per-step force time. Default 0. */
   steps?: number;
-  /** Minimise with min_style cg to ||F||_2 <= ftol (LAMMPS' force criterion is the 2-norm of the global force). */
-  minimize?: { ftol: number; maxIterations?: number };
+  /** Minimise with min_style cg (default) or fire to ||F||_2 <= ftol (LAMMPS' force criterion is the 2-norm of the
+   * global force). FIRE runs with LAMMPS' defaults (metal timestep 1 fs, its own dtmax/dtmin rules). */
+  minimize?: { ftol: number; maxIterations?: number; style?: 'cg' | 'fire' };
   /** Write the per-atom forces (and positions) of the final configuration. Default true. */
   dump?: boolean;
   timeoutMs?: number;
@@ -81,7 +82,7 @@ export function runLammpsDirect(s: Structure, opts: LammpsDirectOptions): Lammps
         : [`dump d all custom 1 ${dump} id x y z fx fy fz`, 'dump_modify d format float %.17g sort id'];
     const body = opts.minimize
       ? [
-          'min_style cg',
+          `min_style ${opts.minimize.style ?? 'cg'}`,
           `minimize 0 ${opts.minimize.ftol} ${opts.minimize.maxIterations ?? 100000} ${10 * (opts.minimize.maxIterations ?? 100000)}`,
           ...(opts.dump === false ? [] : [...dumpLines, 'run 0']),
         ]
