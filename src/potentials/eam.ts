@@ -276,45 +276,9 @@ export class EAMPotential implements SitePotential {
     const n = nl.n;
     if (v.length !== n * dim) throw new GeometryError(`direction has length ${v.length}, expected ${n * dim}`);
     const H = this.hessianData(s, nl);
-    const { np, pI, pJ, e, ce, cv, b, Fpp } = H;
-    const three = dim === 3;
     const hv = new Float64Array(n * dim);
-    const ed = H.ed;
-    const dens = this.density !== null;
-    const drho = H.drho;
-    if (dens) drho.fill(0);
-    for (let k = 0; k < np; k++) {
-      const i = pI[k] * dim;
-      const j = pJ[k] * dim;
-      let t = e[3 * k] * (v[j] - v[i]) + e[3 * k + 1] * (v[j + 1] - v[i + 1]);
-      if (three) t += e[3 * k + 2] * (v[j + 2] - v[i + 2]);
-      ed[k] = t;
-      if (dens) {
-        const q = b[k] * t;
-        drho[pI[k]] += q;
-        drho[pJ[k]] += q;
-      }
-    }
-    if (dens) for (let i = 0; i < n; i++) drho[i] *= Fpp[i];
-    for (let k = 0; k < np; k++) {
-      const a = pI[k];
-      const c = pJ[k];
-      const i = a * dim;
-      const j = c * dim;
-      const along = ce[k] * ed[k] + (dens ? (drho[a] + drho[c]) * b[k] : 0);
-      const w = cv[k];
-      const h0 = along * e[3 * k] + w * (v[j] - v[i]);
-      const h1 = along * e[3 * k + 1] + w * (v[j + 1] - v[i + 1]);
-      hv[j] += h0;
-      hv[i] -= h0;
-      hv[j + 1] += h1;
-      hv[i + 1] -= h1;
-      if (three) {
-        const h2 = along * e[3 * k + 2] + w * (v[j + 2] - v[i + 2]);
-        hv[j + 2] += h2;
-        hv[i + 2] -= h2;
-      }
-    }
+    if (dim === 3 && this.density !== null) hessian3(H, n, v, hv);
+    else hessianGeneric(H, n, dim, this.density !== null, v, hv);
     return hv;
   }
 
@@ -482,5 +446,81 @@ export class EAMPotential implements SitePotential {
       total = total.plus(e);
     }
     return total;
+  }
+}
+
+/** H v for 3D EAM from the cached pair data (the common case, written out without dimension or pair-only branches). */
+function hessian3(H: HessianData, n: number, v: Float64Array, hv: Float64Array): void {
+  const { np, pI, pJ, e, ce, cv, b, Fpp, ed, drho } = H;
+  drho.fill(0);
+  for (let k = 0; k < np; k++) {
+    const a = pI[k];
+    const c = pJ[k];
+    const i = 3 * a;
+    const j = 3 * c;
+    const k3 = 3 * k;
+    const t = e[k3] * (v[j] - v[i]) + e[k3 + 1] * (v[j + 1] - v[i + 1]) + e[k3 + 2] * (v[j + 2] - v[i + 2]);
+    ed[k] = t;
+    const q = b[k] * t;
+    drho[a] += q;
+    drho[c] += q;
+  }
+  for (let i = 0; i < n; i++) drho[i] *= Fpp[i];
+  for (let k = 0; k < np; k++) {
+    const a = pI[k];
+    const c = pJ[k];
+    const i = 3 * a;
+    const j = 3 * c;
+    const k3 = 3 * k;
+    const along = ce[k] * ed[k] + (drho[a] + drho[c]) * b[k];
+    const w = cv[k];
+    const h0 = along * e[k3] + w * (v[j] - v[i]);
+    const h1 = along * e[k3 + 1] + w * (v[j + 1] - v[i + 1]);
+    const h2 = along * e[k3 + 2] + w * (v[j + 2] - v[i + 2]);
+    hv[j] += h0;
+    hv[i] -= h0;
+    hv[j + 1] += h1;
+    hv[i + 1] -= h1;
+    hv[j + 2] += h2;
+    hv[i + 2] -= h2;
+  }
+}
+
+/** H v from the cached pair data, any dimension, with or without the density terms. */
+function hessianGeneric(H: HessianData, n: number, dim: number, dens: boolean, v: Float64Array, hv: Float64Array): void {
+  const { np, pI, pJ, e, ce, cv, b, Fpp, ed, drho } = H;
+  const three = dim === 3;
+  if (dens) drho.fill(0);
+  for (let k = 0; k < np; k++) {
+    const i = pI[k] * dim;
+    const j = pJ[k] * dim;
+    let t = e[3 * k] * (v[j] - v[i]) + e[3 * k + 1] * (v[j + 1] - v[i + 1]);
+    if (three) t += e[3 * k + 2] * (v[j + 2] - v[i + 2]);
+    ed[k] = t;
+    if (dens) {
+      const q = b[k] * t;
+      drho[pI[k]] += q;
+      drho[pJ[k]] += q;
+    }
+  }
+  if (dens) for (let i = 0; i < n; i++) drho[i] *= Fpp[i];
+  for (let k = 0; k < np; k++) {
+    const a = pI[k];
+    const c = pJ[k];
+    const i = a * dim;
+    const j = c * dim;
+    const along = ce[k] * ed[k] + (dens ? (drho[a] + drho[c]) * b[k] : 0);
+    const w = cv[k];
+    const h0 = along * e[3 * k] + w * (v[j] - v[i]);
+    const h1 = along * e[3 * k + 1] + w * (v[j + 1] - v[i + 1]);
+    hv[j] += h0;
+    hv[i] -= h0;
+    hv[j + 1] += h1;
+    hv[i + 1] -= h1;
+    if (three) {
+      const h2 = along * e[3 * k + 2] + w * (v[j + 2] - v[i + 2]);
+      hv[j + 2] += h2;
+      hv[i + 2] -= h2;
+    }
   }
 }
