@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLammpsDirect, type LammpsDirectResult } from '../src/bench/lammps-direct.ts';
-import { appendRecord, provenance, type BenchResult } from '../src/bench/history.ts';
+import { appendRecord, CROSSCHECK_FILTER, provenance, type BenchResult } from '../src/bench/history.ts';
 import { DEBIAN_POTENTIALS, findLammps } from '../src/engines/lammps.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 import { periodicDomain } from '../src/lattice/domain.ts';
@@ -471,7 +471,7 @@ appendRecord(histPath, {
   ...prov,
   loadAverage: load0,
   quick,
-  filter: 'lammps-crosscheck',
+  filter: CROSSCHECK_FILTER,
   wallTimeSeconds: (Date.now() - runStart.getTime()) / 1000,
   results,
 });
