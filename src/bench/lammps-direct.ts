@@ -37,6 +37,9 @@ export interface LammpsDirectResult {
   /** LAMMPS' "Loop time" of the last run/minimize (s) and its Pair share (avg over procs). */
   loopSeconds: number;
   pairSeconds: number;
+  /** LAMMPS' "% CPU use" of that loop (below 100 when the machine is loaded: loopSeconds * cpuPercent / 100 is the
+   * CPU time it got). NaN when the log has none. */
+  cpuPercent: number;
   minimize?: { iterations: number; forceEvaluations: number; stoppingCriterion: string };
   /** Wall time of the whole process (start-up, reading the potential, setup included). */
   processSeconds: number;
@@ -131,6 +134,7 @@ export function runLammpsDirect(s: Structure, opts: LammpsDirectOptions): Lammps
     const [pe, pxx, pyy, pzz, pxy, pxz, pyz, vol, fmax] = lines[k].trim().split(/\s+/).map(Number).slice(1);
     const W = [pxx, pxy, pxz, pxy, pyy, pyz, pxz, pyz, pzz].map((p) => (p * vol) / NKTV2P_METAL);
     const loops = [...text.matchAll(/Loop time of ([0-9.eE+-]+)/g)].map((m) => Number(m[1]));
+    const cpuUse = [...text.matchAll(/^\s*([0-9.]+)% CPU use/gm)].map((m) => Number(m[1]));
     const pairs = [...text.matchAll(/^Pair\s*\|\s*([0-9.eE+-]+)\s*\|\s*([0-9.eE+-]+)/gm)].map((m) => Number(m[2]));
     // with minimize + run 0, the minimiser's loop is the second to last
     const li = opts.minimize && opts.dump !== false ? loops.length - 2 : loops.length - 1;
@@ -157,6 +161,7 @@ export function runLammpsDirect(s: Structure, opts: LammpsDirectOptions): Lammps
       fmax,
       loopSeconds: loops[li] ?? NaN,
       pairSeconds: pairs[li] ?? NaN,
+      cpuPercent: cpuUse[li] ?? NaN,
       minimize,
       processSeconds,
       log: text,
