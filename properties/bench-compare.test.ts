@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { compareRecords, compareSpread, formatComparison, type Spread } from '../src/bench/compare.ts';
-import { appendRecord, parseHistory, readHistory, selectBaseline, type BenchRecord, type BenchResult } from '../src/bench/history.ts';
+import { appendRecord, CROSSCHECK_FILTER, parseHistory, readHistory, selectBaseline, type BenchRecord, type BenchResult } from '../src/bench/history.ts';
 import { historySvg, writeBenchPage } from '../src/bench/page.ts';
 import { main } from '../src/cli/main.ts';
 import { ParameterError, ParseError } from '../src/util/errors.ts';
@@ -186,6 +186,10 @@ describe('history, baselines and page', () => {
     expect(() => selectBaseline(h, false, '3')).toThrow(ParameterError);
     expect(() => selectBaseline(h, false, 'fedcba')).toThrow(/no record/);
     expect(() => selectBaseline(h, false, 'HEAD~1')).toThrow(ParameterError);
+    // a LAMMPS cross-check record (its own tasks) is never the default baseline of a suite run
+    const x = [...h, record([], { commit: '3'.repeat(40), quick: false, filter: CROSSCHECK_FILTER })];
+    expect(selectBaseline(x, false)).toBe(h[2]);
+    expect(selectBaseline(x, false, '-1')).toBe(x[3]);
   });
 
   test('history plot: one marker and one spread bar per run, values escaped', () => {

@@ -41,6 +41,9 @@ export interface BenchRecord {
 
 export const SCHEMA = 'bench-history';
 
+/** `filter` of the records that benchmarks/lammps-crosscheck.ts appends (its own tasks, timed once each). */
+export const CROSSCHECK_FILTER = 'lammps-crosscheck';
+
 /** Key of a benchmark across records: renaming a task starts a new series. */
 export function resultKey(r: Pick<BenchResult, 'suite' | 'task'>): string {
   return `${r.suite}/${r.task}`;
@@ -116,12 +119,14 @@ export function parseHistory(text: string, file?: string): BenchRecord[] {
 
 /**
  * The baseline record for a new run: by default the latest record of the same mode (quick or full: the sizes
- * differ); `spec` an integer picks history[spec] (negative: from the end, -1 the latest), otherwise a commit prefix
+ * differ) that is not a LAMMPS cross-check record; `spec` an integer picks history[spec] (negative: from the end, -1 the latest), otherwise a commit prefix
  * (>= 4 hex digits) picks the latest record of that commit. Null when there is none (first run).
  */
 export function selectBaseline(history: readonly BenchRecord[], quick: boolean, spec?: string): BenchRecord | null {
   if (spec === undefined) {
-    for (let i = history.length - 1; i >= 0; i--) if (history[i].quick === quick) return history[i];
+    // The LAMMPS cross-check's records (benchmarks/lammps-crosscheck.ts) share no task with the suites: skipping them
+    // keeps the previous suite run as the baseline instead of a record with nothing to compare.
+    for (let i = history.length - 1; i >= 0; i--) if (history[i].quick === quick && history[i].filter !== CROSSCHECK_FILTER) return history[i];
     return null;
   }
   if (/^-?\d+$/.test(spec)) {

@@ -19,8 +19,9 @@ export interface LammpsDirectOptions {
   potential: string[];
   /** Steps of `run` with no integrator (atoms do not move): LAMMPS' per-step force time. Default 0. */
   steps?: number;
-  /** Minimise with min_style cg to ||F||_2 <= ftol (LAMMPS' force criterion is the 2-norm of the global force). */
-  minimize?: { ftol: number; maxIterations?: number };
+  /** Minimise with min_style cg (default) or fire to ||F||_2 <= ftol (LAMMPS' force criterion is the 2-norm of the
+   * global force). FIRE runs with LAMMPS' defaults (metal timestep 1 fs, its own dtmax/dtmin rules). */
+  minimize?: { ftol: number; maxIterations?: number; style?: 'cg' | 'fire' };
   /** Write the per-atom forces (and positions) of the final configuration. Default true. */
   dump?: boolean;
   timeoutMs?: number;
@@ -36,6 +37,9 @@ export interface LammpsDirectResult {
   /** LAMMPS' "Loop time" of the last run/minimize (s) and its Pair share (avg over procs). */
   loopSeconds: number;
   pairSeconds: number;
+  /** LAMMPS' "% CPU use" of that loop (below 100 when the machine is loaded: loopSeconds * cpuPercent / 100 is the
+   * CPU time it got). NaN when the log has none. */
+  cpuPercent: number;
   minimize?: { iterations: number; forceEvaluations: number; stoppingCriterion: string };
   /** Wall time of the whole process (start-up, reading the potential, setup included). */
   processSeconds: number;
@@ -81,7 +85,7 @@ export function runLammpsDirect(s: Structure, opts: LammpsDirectOptions): Lammps
         : [`dump d all custom 1 ${dump} id x y z fx fy fz`, 'dump_modify d format float %.17g sort id'];
     const body = opts.minimize
       ? [
-          'min_style cg',
+          `min_style ${opts.minimize.style ?? 'cg'}`,
           `minimize 0 ${opts.minimize.ftol} ${opts.minimize.maxIterations ?? 100000} ${10 * (opts.minimize.maxIterations ?? 100000)}`,
           ...(opts.dump === false ? [] : [...dumpLines, 'run 0']),
         ]
@@ -130,6 +134,7 @@ export function runLammpsDirect(s: Structure, opts: LammpsDirectOptions): Lammps
     const [pe, pxx, pyy, pzz, pxy, pxz, pyz, vol, fmax] = lines[k].trim().split(/\s+/).map(Number).slice(1);
     const W = [pxx, pxy, pxz, pxy, pyy, pyz, pxz, pyz, pzz].map((p) => (p * vol) / NKTV2P_METAL);
     const loops = [...text.matchAll(/Loop time of ([0-9.eE+-]+)/g)].map((m) => Number(m[1]));
+    const cpuUse = [...text.matchAll(/^\s*([0-9.]+)% CPU use/gm)].map((m) => Number(m[1]));
     const pairs = [...text.matchAll(/^Pair\s*\|\s*([0-9.eE+-]+)\s*\|\s*([0-9.eE+-]+)/gm)].map((m) => Number(m[2]));
     // with minimize + run 0, the minimiser's loop is the second to last
     const li = opts.minimize && opts.dump !== false ? loops.length - 2 : loops.length - 1;
@@ -156,6 +161,7 @@ export function runLammpsDirect(s: Structure, opts: LammpsDirectOptions): Lammps
       fmax,
       loopSeconds: loops[li] ?? NaN,
       pairSeconds: pairs[li] ?? NaN,
+      cpuPercent: cpuUse[li] ?? NaN,
       minimize,
       processSeconds,
       log: text,

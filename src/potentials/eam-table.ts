@@ -1,6 +1,7 @@
 import { readEamFile, type EamFile, type EamFormat } from '../io/eam-file.ts';
 import { GeometryError, ParameterError } from '../util/errors.ts';
-import { EAMPotential } from './eam.ts';
+import type { Structure } from '../lattice/structure.ts';
+import { EAMPotential, type HalfList } from './eam.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
 
 /**
@@ -239,13 +240,102 @@ export function lammpsArrays(f: EamFile, element?: string): LammpsArrays {
   };
 }
 
+/**
+ * EAMPotential with the pair pass inlined for LAMMPS tables: r*phi and rho share LAMMPS' r grid (nr, dr), so one
+ * index computation serves both cubics, and the spline arithmetic runs in the loop instead of through two calls
+ * writing to scratch arrays per pair, as pair_eam.cpp does. The operations are those of TabulatedPair.eval and
+ * LammpsSpline.eval in the same order, so energies and forces are bit-for-bit those of the generic kernel.
+ */
+export class TabulatedEAM extends EAMPotential {
+  private readonly inline: boolean;
+  constructor(
+    name: string,
+    readonly tabPair: TabulatedPair,
+    readonly tabDensity: TabulatedDensity,
+    readonly tabEmbedding: TabulatedEmbedding,
+  ) {
+    super(name, tabPair, tabDensity, tabEmbedding);
+    const a = tabPair.z2r;
+    const b = tabDensity.rhor;
+    this.inline =
+      a.knots === b.knots && a.delta === b.delta && tabPair.cutoff === this.cutoff && tabDensity.cutoff === this.cutoff;
+  }
+
+  protected override pairPass(s: Structure, h: HalfList, siteE: Float64Array, rho: Float64Array): number {
+    if (!this.inline || s.dim !== 3) return super.pairPass(s, h, siteE, rho);
+    const x = s.positions;
+    const n = siteE.length;
+    const { offsets, index, shift } = h;
+    const rc = this.cutoff;
+    const rc2 = rc * rc;
+    const zc = this.tabPair.z2r.coef;
+    const rcf = this.tabDensity.rhor.coef;
+    const rdelta = this.tabPair.z2r.rdelta;
+    const nm1 = this.tabPair.z2r.knots - 1;
+    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
+    let np = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = 3 * i;
+      const x0 = x[xi];
+      const x1 = x[xi + 1];
+      const x2 = x[xi + 2];
+      // Site i's sums continue from what earlier atoms added to it (as their j): the generic kernel's order.
+      let ei = siteE[i];
+      let ri = rho[i];
+      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+        const j = index[p];
+        const xj = 3 * j;
+        const ps = 3 * p;
+        const dx = x[xj] + shift[ps] - x0;
+        const dy = x[xj + 1] + shift[ps + 1] - x1;
+        const dz = x[xj + 2] + shift[ps + 2] - x2;
+        const r2 = dx * dx + dy * dy + dz * dz;
+        if (r2 >= rc2) continue;
+        const r = Math.sqrt(r2);
+        pI[np] = i;
+        pJ[np] = j;
+        dB[3 * np] = dx;
+        dB[3 * np + 1] = dy;
+        dB[3 * np + 2] = dz;
+        rB[np] = r;
+        // LammpsSpline.eval, shared index for both tables.
+        let q = r * rdelta + 1.0;
+        let m = Math.trunc(q);
+        m = Math.max(1, Math.min(m, nm1));
+        q -= m;
+        if (q > 1.0) q = 1.0;
+        const b = 7 * m;
+        const z2 = ((zc[b + 3] * q + zc[b + 4]) * q + zc[b + 5]) * q + zc[b + 6];
+        const z2p = (zc[b] * q + zc[b + 1]) * q + zc[b + 2];
+        const recip = 1.0 / r;
+        const phi = z2 * recip;
+        const phip = z2p * recip - phi * recip;
+        const half = 0.5 * phi;
+        aB[np] = 0.5 * phip;
+        const psi = ((rcf[b + 3] * q + rcf[b + 4]) * q + rcf[b + 5]) * q + rcf[b + 6];
+        bB[np] = (rcf[b] * q + rcf[b + 1]) * q + rcf[b + 2];
+        ei += half;
+        ri += psi;
+        if (j !== i) {
+          siteE[j] += half;
+          rho[j] += psi;
+        }
+        np++;
+      }
+      siteE[i] = ei;
+      rho[i] = ri;
+    }
+    return np;
+  }
+}
+
 /** The single-species EAM of an EamFile (one element), splined as LAMMPS does. */
 export function tabulatedEam(f: EamFile, opts: EamTableOptions = {}): EAMPotential {
   const a = lammpsArrays(f, opts.element);
   const pair = new TabulatedPair(new LammpsSpline(a.z2r, a.dr), a.cutoff);
   const dens = new TabulatedDensity(new LammpsSpline(a.rhor, a.dr), a.cutoff);
   const emb = new TabulatedEmbedding(new LammpsSpline(a.frho, a.drho), a.rhomax);
-  return new EAMPotential(opts.name ?? `eam-${f.format}:${a.element}`, pair, dens, emb);
+  return new TabulatedEAM(opts.name ?? `eam-${f.format}:${a.element}`, pair, dens, emb);
 }
 
 /** Read a LAMMPS EAM file (format from the name: .eam funcfl, .eam.alloy setfl, .eam.fs) as a SitePotential. */

@@ -6,6 +6,37 @@ import { NeumaierSum } from '../util/sum.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
 import type { EvalResult, SitePotential } from './types.ts';
 
+/** A neighbour list restricted to the entries j >= i (see EAMPotential.halfList). */
+export interface HalfList {
+  nl: NeighbourList;
+  offsets: Int32Array;
+  index: Int32Array;
+  shift: Float64Array;
+}
+
+/** Per-unordered-pair second-derivative data of one configuration (see EAMPotential.hessianVector). */
+interface HessianData {
+  nl: NeighbourList;
+  dim: number;
+  x: Float64Array;
+  np: number;
+  pI: Int32Array;
+  pJ: Int32Array;
+  /** Unit bond vectors (3 slots per pair). */
+  e: Float64Array;
+  /** Coefficient of e (e.dv) and of dv in h, and psi' (density terms). */
+  ce: Float64Array;
+  cv: Float64Array;
+  b: Float64Array;
+  Fpp: Float64Array;
+  /** Build scratch: psi'/r and psi'' - psi'/r per pair. */
+  c1: Float64Array;
+  c2: Float64Array;
+  /** Scratch: e.dv per pair; F''_i d rho_i per atom. */
+  ed: Float64Array;
+  drho: Float64Array;
+}
+
 /**
  * Embedded-atom model  V_l = 1/2 sum_j phi(r_lj) + F(sum_j psi(r_lj)).  A pair potential is the special case with no
  * density/embedding. One kernel serves the analytic models and the tabulated (LAMMPS file) ones.
@@ -19,14 +50,14 @@ import type { EvalResult, SitePotential } from './types.ts';
  */
 export class EAMPotential implements SitePotential {
   readonly cutoff: number;
-  private rBuf = new Float64Array(0);
-  private aBuf = new Float64Array(0);
-  private bBuf = new Float64Array(0);
+  protected rBuf = new Float64Array(0);
+  protected aBuf = new Float64Array(0);
+  protected bBuf = new Float64Array(0);
   /** Compact per-unordered-pair scratch of evaluate(): atoms i < j (or i = j) and the pair vector (3 slots). */
-  private pI = new Int32Array(0);
-  private pJ = new Int32Array(0);
-  private dBuf = new Float64Array(0);
-  private readonly t = new Float64Array(3);
+  protected pI = new Int32Array(0);
+  protected pJ = new Int32Array(0);
+  protected dBuf = new Float64Array(0);
+  protected readonly t = new Float64Array(3);
 
   constructor(
     readonly name: string,
@@ -71,84 +102,60 @@ export class EAMPotential implements SitePotential {
     }
   }
 
-  /** Pass 1: pair distances, phi'/2 into aBuf, psi' into bBuf, site pair energies and densities. */
-  private pass1(s: Structure, nl: NeighbourList, siteE: Float64Array, rho: Float64Array): void {
-    const { dim, positions: x } = s;
+  /**
+   * The neighbour list with only the entries j >= i (each unordered pair once, self images kept), in list order, so
+   * the kernels' sums are the same as when they skip j < i entries of the full list, while reading half of it. Built
+   * once per list (a list lives for many evaluations: NeighbourCache rebuilds only after skin / 2 of motion).
+   */
+  protected halfList(nl: NeighbourList): HalfList {
+    const old = this.half;
+    if (old && old.nl === nl) return old;
     const { offsets, index, shift } = nl;
     const n = nl.n;
-    const rc = this.cutoff;
-    const t = this.t;
-    const pair = this.pair;
-    const dens = this.density;
-    this.scratch(index.length);
-    const rB = this.rBuf;
-    const aB = this.aBuf;
-    const bB = this.bBuf;
+    const d = nl.dim;
+    let m = 0;
+    for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (index[p] >= i) m++;
+    const off = new Int32Array(n + 1);
+    const idx = new Int32Array(m);
+    const sh = new Float64Array(m * d);
+    let q = 0;
     for (let i = 0; i < n; i++) {
-      let e = 0;
-      let rh = 0;
+      off[i] = q;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         const j = index[p];
-        let r2 = 0;
-        for (let a = 0; a < dim; a++) {
-          const d = x[j * dim + a] + shift[p * dim + a] - x[i * dim + a];
-          r2 += d * d;
-        }
-        const r = Math.sqrt(r2);
-        rB[p] = r;
-        if (r >= rc) {
-          aB[p] = 0;
-          bB[p] = 0;
-          continue;
-        }
-        pair.eval(r, t);
-        e += 0.5 * t[0];
-        aB[p] = 0.5 * t[1];
-        if (dens) {
-          dens.eval(r, t);
-          rh += t[0];
-          bB[p] = t[1];
-        } else bB[p] = 0;
+        if (j < i) continue;
+        idx[q] = j;
+        for (let a = 0; a < d; a++) sh[q * d + a] = shift[p * d + a];
+        q++;
       }
-      siteE[i] = e;
-      rho[i] = rh;
     }
+    off[n] = q;
+    this.half = { nl, offsets: off, index: idx, shift: sh };
+    return this.half;
   }
+  private half: HalfList | null = null;
 
   /**
-   * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
-   * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
-   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. The accepted
-   * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
-   * per-ordered-pair loop up to the order of addition (round-off).
+   * Pass 1 of evaluate(): every unordered pair within the cutoff once, stored compactly (k-th pair: atoms pI/pJ,
+   * vector dBuf, r, phi'/2 in aBuf, psi' in bBuf), pair energies and densities summed into both sites. Returns the
+   * number of pairs. The tabulated EAM overrides it with an inlined spline kernel (src/potentials/eam-table.ts).
    */
-  evaluate(s: Structure, nl: NeighbourList): EvalResult {
-    this.checkList(s, nl);
+  protected pairPass(s: Structure, h: HalfList, siteE: Float64Array, rho: Float64Array): number {
     const { dim, positions: x } = s;
-    const n = nl.n;
-    const { offsets, index, shift } = nl;
+    const n = siteE.length;
+    const { offsets, index, shift } = h;
     const rc = this.cutoff;
     const rc2 = rc * rc;
     const t = this.t;
     const pair = this.pair;
     const dens = this.density;
-    this.scratch(index.length);
-    const rB = this.rBuf;
-    const aB = this.aBuf;
-    const bB = this.bBuf;
-    const siteE = new Float64Array(n);
-    const rho = new Float64Array(n);
     const three = dim === 3;
-    // Pass 1: each unordered pair once, stored compactly (k-th pair: atoms pI/pJ, vector dBuf, r, phi'/2, psi').
-    const pI = this.pI;
-    const pJ = this.pJ;
-    const dB = this.dBuf;
+    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
     let np = 0;
     for (let i = 0; i < n; i++) {
       const xi = i * dim;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         const j = index[p];
-        if (j < i) continue;
         const xj = j * dim;
         const ps = p * dim;
         // Unrolled for dim 2 and 3 (dz = 0 in 2D): no inner loop in the hot path.
@@ -182,6 +189,28 @@ export class EAMPotential implements SitePotential {
         np++;
       }
     }
+    return np;
+  }
+
+  /**
+   * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
+   * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
+   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. The accepted
+   * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
+   * per-ordered-pair loop up to the order of addition (round-off).
+   */
+  evaluate(s: Structure, nl: NeighbourList): EvalResult {
+    this.checkList(s, nl);
+    const { dim } = s;
+    const n = nl.n;
+    const h = this.halfList(nl);
+    this.scratch(h.index.length);
+    const siteE = new Float64Array(n);
+    const rho = new Float64Array(n);
+    const three = dim === 3;
+    const np = this.pairPass(s, h, siteE, rho);
+    const t = this.t;
+    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
     const Fp = new Float64Array(n);
     if (this.embedding) {
       for (let i = 0; i < n; i++) {
@@ -231,74 +260,160 @@ export class EAMPotential implements SitePotential {
     return { energy: acc.value, siteEnergies: siteE, forces, virial };
   }
 
+  /**
+   * H v. The per-pair second-derivative data depend on positions only, so they are computed once per configuration
+   * and kept (HessianData) while the positions and the list stay the same: Newton-Krylov's CG, the FIRE time-step
+   * estimate and estimateMu apply H to many vectors at one x, and each product is then two streaming passes over the
+   * unordered pairs without a spline evaluation. Derivation (both ordered pairs of an unordered pair combined, with
+   * e = r_ij / r, dv = v_j - v_i):  d rho_i = d rho_j += psi' e.dv;
+   *   h = [(phi'' - phi'/r + (F'_i + F'_j)(psi'' - psi'/r)) e.dv + (F''_i d rho_i + F''_j d rho_j) psi'] e
+   *       + (phi' + (F'_i + F'_j) psi') / r dv,   hv_j += h, hv_i -= h.
+   * Self-image pairs (j = i) have dv = 0 and contribute nothing.
+   */
   hessianVector(s: Structure, nl: NeighbourList, v: Float64Array): Float64Array {
     this.checkList(s, nl);
-    const { dim, positions: x } = s;
+    const { dim } = s;
     const n = nl.n;
     if (v.length !== n * dim) throw new GeometryError(`direction has length ${v.length}, expected ${n * dim}`);
-    const siteE = new Float64Array(n);
-    const rho = new Float64Array(n);
-    this.pass1(s, nl, siteE, rho);
-    const { offsets, index, shift } = nl;
-    const rB = this.rBuf;
-    const t = this.t;
-    const Fp = new Float64Array(n);
-    const Fpp = new Float64Array(n);
-    const drho = new Float64Array(n);
-    const d = new Float64Array(3);
-    const dv = new Float64Array(3);
+    const H = this.hessianData(s, nl);
+    const hv = new Float64Array(n * dim);
+    if (dim === 3 && this.density !== null) hessian3(H, n, v, hv);
+    else hessianGeneric(H, n, dim, this.density !== null, v, hv);
+    return hv;
+  }
+
+  private hess: HessianData | null = null;
+
+  /** Per-pair Hessian data at this configuration (cached while positions and list are unchanged). */
+  private hessianData(s: Structure, nl: NeighbourList): HessianData {
+    const old = this.hess;
+    if (old && old.nl === nl && old.x.length === s.positions.length && old.dim === s.dim) {
+      const x = s.positions;
+      const ox = old.x;
+      let same = true;
+      for (let i = 0; i < x.length; i++) {
+        if (x[i] !== ox[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return old;
+    }
+    const { dim, positions: x } = s;
+    const n = nl.n;
+    const { offsets, index, shift } = this.halfList(nl);
+    const rc = this.cutoff;
+    const rc2 = rc * rc;
+    const three = dim === 3;
+    const pair = this.pair;
     const dens = this.density;
-    if (this.embedding && dens) {
+    const t = this.t;
+    // Count the pairs j > i within the cutoff first: the list holds the skin too (about twice as many entries), and
+    // sizing the per-pair arrays by the list would allocate and zero far more than is used.
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = i * dim;
+      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+        const j = index[p];
+        if (j === i) continue;
+        const xj = j * dim;
+        const ps = p * dim;
+        const dx = x[xj] + shift[ps] - x[xi];
+        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        if (dx * dx + dy * dy + dz * dz < rc2) count++;
+      }
+    }
+    // Reuse the previous configuration's arrays when they are large enough (Newton steps rebuild at every x).
+    const fits = (a: { length: number } | undefined, m: number) => a !== undefined && a.length >= m && a.length <= 2 * m + 64;
+    const ok = old !== null && fits(old.pI, count) && old.b.length === (dens ? old.pI.length : 0) && old.drho.length === n;
+    const cap = ok ? old!.pI.length : Math.max(1, count);
+    const pI = ok ? old!.pI : new Int32Array(cap);
+    const pJ = ok ? old!.pJ : new Int32Array(cap);
+    const e = ok ? old!.e : new Float64Array(3 * cap);
+    const ce = ok ? old!.ce : new Float64Array(cap); // phi'' - phi'/r, then the whole e-e coefficient
+    const cv = ok ? old!.cv : new Float64Array(cap); // phi'/r, then the whole transverse coefficient
+    const b = ok ? old!.b : new Float64Array(dens ? cap : 0); // psi'
+    const c2 = ok ? old!.c2 : new Float64Array(dens ? cap : 0); // psi'' - psi'/r
+    const c1 = ok ? old!.c1 : new Float64Array(dens ? cap : 0); // psi'/r
+    const ed = ok ? old!.ed : new Float64Array(cap);
+    const drho = ok ? old!.drho : new Float64Array(n);
+    const Fpp = ok && old!.Fpp.length === (dens ? n : 0) ? old!.Fpp : new Float64Array(dens ? n : 0);
+    this.hess = null;
+    const rho = new Float64Array(n);
+    let np = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = i * dim;
+      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+        const j = index[p];
+        const xj = j * dim;
+        const ps = p * dim;
+        const dx = x[xj] + shift[ps] - x[xi];
+        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        const rr = dx * dx + dy * dy + dz * dz;
+        if (rr >= rc2) continue;
+        const r = Math.sqrt(rr);
+        const ir = 1 / r;
+        if (j === i) {
+          // Self image (narrow cell): enters the density only.
+          if (dens) {
+            dens.eval(r, t);
+            rho[i] += t[0];
+          }
+          continue;
+        }
+        pI[np] = i;
+        pJ[np] = j;
+        e[3 * np] = dx * ir;
+        e[3 * np + 1] = dy * ir;
+        e[3 * np + 2] = dz * ir;
+        pair.eval(r, t);
+        ce[np] = t[2] - t[1] * ir;
+        cv[np] = t[1] * ir;
+        if (dens) {
+          dens.eval(r, t);
+          rho[i] += t[0];
+          rho[j] += t[0];
+          b[np] = t[1];
+          c2[np] = t[2] - t[1] * ir;
+          c1[np] = t[1] * ir;
+        }
+        np++;
+      }
+    }
+    if (dens && this.embedding) {
+      const Fp = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         this.embedding.eval(rho[i], t, i);
         Fp[i] = t[1];
         Fpp[i] = t[2];
       }
-      for (let i = 0; i < n; i++) {
-        let s1 = 0;
-        for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-          const r = rB[p];
-          if (r >= this.cutoff) continue;
-          const j = index[p];
-          let ed = 0;
-          for (let a = 0; a < dim; a++) {
-            const da = x[j * dim + a] + shift[p * dim + a] - x[i * dim + a];
-            ed += da * (v[j * dim + a] - v[i * dim + a]);
-          }
-          s1 += this.bBuf[p] * (ed / r);
-        }
-        drho[i] = s1;
+      for (let k = 0; k < np; k++) {
+        const f = Fp[pI[k]] + Fp[pJ[k]];
+        ce[k] += f * c2[k];
+        cv[k] += f * c1[k];
       }
     }
-    const hv = new Float64Array(n * dim);
-    for (let i = 0; i < n; i++) {
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-        const r = rB[p];
-        if (r >= this.cutoff) continue;
-        const j = index[p];
-        let ed = 0;
-        for (let a = 0; a < dim; a++) {
-          d[a] = (x[j * dim + a] + shift[p * dim + a] - x[i * dim + a]) / r;
-          dv[a] = v[j * dim + a] - v[i * dim + a];
-          ed += d[a] * dv[a];
-        }
-        // Coefficients of e (along the bond) and of dv (transverse part) in h_ij.
-        this.pair.eval(r, t);
-        let ce = 0.5 * (t[2] - t[1] / r) * ed;
-        let cv = (0.5 * t[1]) / r;
-        if (dens) {
-          dens.eval(r, t);
-          ce += Fpp[i] * drho[i] * t[1] + Fp[i] * (t[2] - t[1] / r) * ed;
-          cv += (Fp[i] * t[1]) / r;
-        }
-        for (let a = 0; a < dim; a++) {
-          const h = ce * d[a] + cv * dv[a];
-          hv[j * dim + a] += h;
-          hv[i * dim + a] -= h;
-        }
-      }
-    }
-    return hv;
+    const H: HessianData = {
+      nl,
+      dim,
+      x: ok && old!.x.length === x.length ? (old!.x.set(x), old!.x) : x.slice(),
+      np,
+      pI,
+      pJ,
+      e,
+      ce,
+      cv,
+      b,
+      Fpp,
+      c1,
+      c2,
+      ed,
+      drho,
+    };
+    this.hess = H;
+    return H;
   }
 
   /** Total energy in high precision (decimal.js, 40 digits): the reference the float64 kernel is checked against. */
@@ -331,5 +446,81 @@ export class EAMPotential implements SitePotential {
       total = total.plus(e);
     }
     return total;
+  }
+}
+
+/** H v for 3D EAM from the cached pair data (the common case, written out without dimension or pair-only branches). */
+function hessian3(H: HessianData, n: number, v: Float64Array, hv: Float64Array): void {
+  const { np, pI, pJ, e, ce, cv, b, Fpp, ed, drho } = H;
+  drho.fill(0);
+  for (let k = 0; k < np; k++) {
+    const a = pI[k];
+    const c = pJ[k];
+    const i = 3 * a;
+    const j = 3 * c;
+    const k3 = 3 * k;
+    const t = e[k3] * (v[j] - v[i]) + e[k3 + 1] * (v[j + 1] - v[i + 1]) + e[k3 + 2] * (v[j + 2] - v[i + 2]);
+    ed[k] = t;
+    const q = b[k] * t;
+    drho[a] += q;
+    drho[c] += q;
+  }
+  for (let i = 0; i < n; i++) drho[i] *= Fpp[i];
+  for (let k = 0; k < np; k++) {
+    const a = pI[k];
+    const c = pJ[k];
+    const i = 3 * a;
+    const j = 3 * c;
+    const k3 = 3 * k;
+    const along = ce[k] * ed[k] + (drho[a] + drho[c]) * b[k];
+    const w = cv[k];
+    const h0 = along * e[k3] + w * (v[j] - v[i]);
+    const h1 = along * e[k3 + 1] + w * (v[j + 1] - v[i + 1]);
+    const h2 = along * e[k3 + 2] + w * (v[j + 2] - v[i + 2]);
+    hv[j] += h0;
+    hv[i] -= h0;
+    hv[j + 1] += h1;
+    hv[i + 1] -= h1;
+    hv[j + 2] += h2;
+    hv[i + 2] -= h2;
+  }
+}
+
+/** H v from the cached pair data, any dimension, with or without the density terms. */
+function hessianGeneric(H: HessianData, n: number, dim: number, dens: boolean, v: Float64Array, hv: Float64Array): void {
+  const { np, pI, pJ, e, ce, cv, b, Fpp, ed, drho } = H;
+  const three = dim === 3;
+  if (dens) drho.fill(0);
+  for (let k = 0; k < np; k++) {
+    const i = pI[k] * dim;
+    const j = pJ[k] * dim;
+    let t = e[3 * k] * (v[j] - v[i]) + e[3 * k + 1] * (v[j + 1] - v[i + 1]);
+    if (three) t += e[3 * k + 2] * (v[j + 2] - v[i + 2]);
+    ed[k] = t;
+    if (dens) {
+      const q = b[k] * t;
+      drho[pI[k]] += q;
+      drho[pJ[k]] += q;
+    }
+  }
+  if (dens) for (let i = 0; i < n; i++) drho[i] *= Fpp[i];
+  for (let k = 0; k < np; k++) {
+    const a = pI[k];
+    const c = pJ[k];
+    const i = a * dim;
+    const j = c * dim;
+    const along = ce[k] * ed[k] + (dens ? (drho[a] + drho[c]) * b[k] : 0);
+    const w = cv[k];
+    const h0 = along * e[3 * k] + w * (v[j] - v[i]);
+    const h1 = along * e[3 * k + 1] + w * (v[j + 1] - v[i + 1]);
+    hv[j] += h0;
+    hv[i] -= h0;
+    hv[j + 1] += h1;
+    hv[i + 1] -= h1;
+    if (three) {
+      const h2 = along * e[3 * k + 2] + w * (v[j + 2] - v[i + 2]);
+      hv[j + 2] += h2;
+      hv[i + 2] -= h2;
+    }
   }
 }

@@ -1,6 +1,7 @@
 import type { NeighbourList } from '../lattice/neighbours.ts';
 import type { Structure } from '../lattice/structure.ts';
 import { ParameterError } from '../util/errors.ts';
+import { AmgHierarchy } from './amg.ts';
 import { nestedDissection, SparseCholesky, symFromTriplets, symMatVec, type SymCsc } from './sparse.ts';
 
 /**
@@ -28,7 +29,21 @@ export interface PreconOptions {
   cStab?: number;
   /** Energy scale of P; default estimated from a Hessian-vector product on a smooth displacement (see estimateMu). */
   mu?: number;
+  /**
+   * How P^{-1} is applied: 'cholesky' (exact sparse factor, nested dissection), 'amg' (one smoothed-aggregation
+   * V-cycle, src/relax/amg.ts) or 'auto' (default): Cholesky in 2D and for small 3D problems, AMG for 3D problems
+   * above AMG_MIN_FREE free atoms, chosen by measurement (see AMG_MIN_FREE).
+   */
+  method?: 'auto' | 'cholesky' | 'amg';
 }
+
+/**
+ * 3D problems with at least this many free atoms use AMG under method 'auto'. Measured on fcc Cu vacancies
+ * (Cu_mishin1, all atoms free, relaxed to 1e-10): the exact 3D factor costs O(N^2) to build and O(N^{4/3}) per solve;
+ * at 3,999 atoms its construction took 2 s and its solves more time than the force evaluations, while the V-cycle
+ * costs a few matrix-vector products. Below ~1,000 atoms both are negligible next to the potential.
+ */
+export const AMG_MIN_FREE = 1000;
 
 export class LaplacianPrecon {
   /** Number of free atoms (unknowns per Cartesian component). */
@@ -36,7 +51,10 @@ export class LaplacianPrecon {
   /** Map atom -> free index (-1 for clamped). */
   readonly freeIndex: Int32Array;
   readonly matrix: SymCsc;
-  readonly factor: SparseCholesky;
+  /** Exact factor (method 'cholesky') or V-cycle hierarchy (method 'amg'); exactly one is set. */
+  readonly factor: SparseCholesky | null;
+  readonly amg: AmgHierarchy | null;
+  readonly method: 'cholesky' | 'amg';
   mu: number;
   readonly rNN: number;
   readonly rCut: number;
@@ -102,11 +120,23 @@ export class LaplacianPrecon {
       tv[m++] = diag[a] + cStab;
     }
     this.matrix = symFromTriplets(nf, ti, tj, tv, m);
-    const coords = new Float64Array(nf * dim);
-    for (let i = 0; i < n; i++) if (fi[i] >= 0) for (let c = 0; c < dim; c++) coords[fi[i] * dim + c] = x[i * dim + c];
-    const perm = nestedDissection(this.matrix, coords, dim);
-    this.factor = SparseCholesky.factor(this.matrix, perm);
-    this.tmp = new Float64Array(nf);
+    const method = opts.method ?? 'auto';
+    if (!['auto', 'cholesky', 'amg'].includes(method)) {
+      throw new ParameterError(`preconditioner method '${method}' is not one of auto, cholesky, amg`);
+    }
+    this.method = method === 'auto' ? (dim === 3 && nf >= AMG_MIN_FREE ? 'amg' : 'cholesky') : method;
+    if (this.method === 'amg') {
+      this.factor = null;
+      this.amg = new AmgHierarchy(this.matrix, dim);
+      this.tmp = new Float64Array(nf * dim);
+    } else {
+      const coords = new Float64Array(nf * dim);
+      for (let i = 0; i < n; i++) if (fi[i] >= 0) for (let c = 0; c < dim; c++) coords[fi[i] * dim + c] = x[i * dim + c];
+      const perm = nestedDissection(this.matrix, coords, dim);
+      this.factor = SparseCholesky.factor(this.matrix, perm);
+      this.amg = null;
+      this.tmp = new Float64Array(nf);
+    }
   }
 
   /** z = P^{-1} g on the flat atom vector (clamped components of z are set to zero). g and z may alias. */
@@ -114,9 +144,14 @@ export class LaplacianPrecon {
     const { dim, nFree, freeIndex, tmp } = this;
     const n = freeIndex.length;
     const inv = 1 / this.mu;
+    if (this.amg) {
+      this.solveAmg(g, z);
+      return;
+    }
+    const factor = this.factor!;
     for (let c = 0; c < dim; c++) {
       for (let i = 0; i < n; i++) if (freeIndex[i] >= 0) tmp[freeIndex[i]] = g[i * dim + c];
-      this.factor.solveStrided(tmp, tmp);
+      factor.solveStrided(tmp, tmp);
       // With every atom free the energy is translation invariant and P is nearly singular on the translations
       // (eigenvalue cStab): remove the mean so that rounding in the solve cannot feed a huge rigid translation into
       // the search direction (it stalled Newton-Krylov's CG in small periodic cells before this projection).
@@ -128,6 +163,33 @@ export class LaplacianPrecon {
       for (let i = 0; i < n; i++) z[i * dim + c] = freeIndex[i] >= 0 ? (tmp[freeIndex[i]] - mean) * inv : 0;
     }
   }
+
+  /** solve() through the V-cycle: all components at once on the interleaved free-atom vector. */
+  private solveAmg(g: Float64Array, z: Float64Array): void {
+    const { dim, nFree, freeIndex, tmp } = this;
+    const n = freeIndex.length;
+    const all = nFree === n;
+    const src = all ? g : tmp;
+    if (!all) {
+      for (let i = 0; i < n; i++) {
+        const a = freeIndex[i];
+        if (a >= 0) for (let c = 0; c < dim; c++) tmp[a * dim + c] = g[i * dim + c];
+      }
+    }
+    const out = this.amgOut ?? (this.amgOut = new Float64Array(nFree * dim));
+    this.amg!.apply(src, out);
+    const inv = 1 / this.mu;
+    const mean = new Float64Array(dim);
+    if (all) {
+      for (let k = 0; k < nFree; k++) for (let c = 0; c < dim; c++) mean[c] += out[k * dim + c];
+      for (let c = 0; c < dim; c++) mean[c] /= nFree;
+    }
+    for (let i = 0; i < n; i++) {
+      const a = freeIndex[i];
+      for (let c = 0; c < dim; c++) z[i * dim + c] = a >= 0 ? (out[a * dim + c] - mean[c]) * inv : 0;
+    }
+  }
+  private amgOut: Float64Array | null = null;
 
   /** y = P v on the flat atom vector (clamped components of y are zero). */
   apply(v: Float64Array, y: Float64Array): void {

@@ -10,6 +10,43 @@ export const DEFAULT_TOL = 1e-10;
 export const DEFAULT_SWITCH_TOL = 1e-6;
 
 /**
+ * Preconditioners already built, per start structure (object identity, checked against its positions, free mask and
+ * options): the studies relax the same domain many times (different potentials, perturbations of the same reference,
+ * E-only and E+F runs), and P depends only on the start geometry, so its matrix, factor or AMG hierarchy is built
+ * once. mu depends on the potential as well and is estimated again on every call (one Hessian-vector product).
+ */
+interface PreconEntry {
+  positions: Float64Array;
+  free: Uint8Array | null;
+  key: string;
+  precon: LaplacianPrecon;
+}
+const preconCache = new WeakMap<Structure, PreconEntry>();
+
+function sameArray(a: ArrayLike<number> | null, b: ArrayLike<number> | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function cachedPrecon(
+  s: Structure,
+  free: Uint8Array | null,
+  opts: RelaxOptions['precon'],
+  build: () => LaplacianPrecon,
+): LaplacianPrecon {
+  const { mu: _mu, ...rest } = opts ?? {};
+  const key = JSON.stringify(rest);
+  const e = preconCache.get(s);
+  if (e && e.key === key && sameArray(e.positions, s.positions) && sameArray(e.free, free)) return e.precon;
+  const precon = build();
+  const entry: PreconEntry = { positions: s.positions.slice(), free: free ? free.slice() : null, key, precon };
+  preconCache.set(s, entry);
+  return precon;
+}
+
+/**
  * Relax `structure` under `pot` with the atoms where free[i] === 0 held fixed (null: all free) until
  * max_i |F_i| <= tol over free atoms. Returns only converged results: failure to converge, a NaN, or a diverging
  * energy throws a ConvergenceError whose details carry the stage records (residual and energy histories).
@@ -63,8 +100,11 @@ export function relax(
     if (precon) return precon;
     const s0 = obj.structure(st.x);
     const nl = obj.cache.get(s0);
-    const P = new LaplacianPrecon(obj.dim, s0, nl, obj.free, opts.precon);
+    const build = () => new LaplacianPrecon(obj.dim, s0, nl, obj.free, opts.precon);
+    let P = cachedPrecon(structure, obj.free, opts.precon, build);
+    if (P.rCut > nl.cutoff) P = build(); // throws the cutoff error a fresh build would
     if (P.nFree === 0) return null;
+    P.mu = opts.precon?.mu ?? 1;
     if (opts.precon?.mu === undefined) P.mu = estimateMu(P, s0, (v) => obj.hessianVector(st.x, v));
     precon = P;
     return P;
