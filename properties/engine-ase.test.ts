@@ -89,6 +89,35 @@ describe.skipIf(!!WHY_SKIP)('ASE engine: EMT through the shipped client', () => 
   });
 });
 
+describe.skipIf(!!WHY_SKIP)("EMT's cutoff: a Fermi switch truncated at rc_list, so energy and forces jump there", () => {
+  test('a dimer crossing rc_list jumps by theta(rc_list) ~ 7e-6 of its terms; the control 0.3 A inside is continuous', async () => {
+    const pot = new AsePotential({ calc: EMT, python: PY! });
+    try {
+      const rc = pot.cutoff; // rc_list = rc + 0.5, where EMT's neighbour list ends
+      const dimer = (d: number): Structure => ({ dim: 3, positions: Float64Array.of(0, 0, 0, 0, 0, d), cell: null });
+      const jump = (at: number, h: number) => {
+        const a = pot.evaluate(dimer(at - h));
+        const b = pot.evaluate(dimer(at + h));
+        return { dE: Math.abs(a.energy - b.energy), dF: Math.abs(a.forces[5] - b.forces[5]) };
+      };
+      const h = 1e-8;
+      const atCut = jump(rc, h);
+      const inside = jump(rc - 0.3, h);
+      console.log(
+        `[engine-ase] EMT dimer across rc_list = ${rc.toFixed(4)} A: |dE| ${atCut.dE.toExponential(2)} eV, |dF| ${atCut.dF.toExponential(2)} eV/A; ` +
+          `control 0.3 A inside: |dE| ${inside.dE.toExponential(2)}, |dF| ${inside.dF.toExponential(2)}`,
+      );
+      // A jump, not a steep slope: across 2e-8 A a continuous E or F changes by ~1e-9 or less (the control shows it).
+      expect(atCut.dE).toBeGreaterThan(1e-6);
+      expect(atCut.dF).toBeGreaterThan(1e-5);
+      expect(inside.dE).toBeLessThan(1e-2 * atCut.dE);
+      expect(inside.dF).toBeLessThan(1e-2 * atCut.dF);
+    } finally {
+      await pot.dispose();
+    }
+  });
+});
+
 describe.skipIf(!!WHY_SKIP)('ASE engine: the boundary reaches the calculator', () => {
   test('periodic 3D as pbc TTT, 2D as TTF, open clusters as FFF (plain i-PI clients would see TTT everywhere)', async () => {
     const pot = new AsePotential({ calc: `${CALCS}:boundary`, python: PY!, cutoff: 3 });
