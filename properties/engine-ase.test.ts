@@ -1,7 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkForces, checkVirial } from '../src/checks/derivatives.ts';
+import { checkExtensivity } from '../src/checks/extensivity.ts';
+import { checkInvariance } from '../src/checks/symmetry.ts';
 import { AsePotential, ASE_CLIENT } from '../src/engines/ase/engine.ts';
 import { IpiPotential } from '../src/engines/ipi/engine.ts';
 import { unitSystem } from '../src/engines/ipi/units.ts';
@@ -174,10 +177,34 @@ describe.skipIf(!!WHY_SKIP)("ASE engine: ASE's Lennard-Jones and Morse, with and
       const v = checkVirial(pot, opts);
       expect(v.status).toBe('skip');
       expect(v.skipped).toMatch(/implements no stress/);
+      const x = checkExtensivity(pot, opts);
+      expect(x.status).toBe('skip');
+      expect(x.skipped).toMatch(/implements no stress.*stress-free lattice/);
       expect(checkForces(pot, opts).status).toBe('pass');
+      // invariance judges energy and forces only (a NaN virial would fail it, and must not pass it)
+      const inv = checkInvariance(pot, opts);
+      expect(inv.status, `worst ${inv.worst}`).toBe('pass');
     } finally {
       await pot.dispose();
     }
+  });
+});
+
+describe.skipIf(!!WHY_SKIP)('mlip-verify check --engine ase:... (the CLI wiring)', () => {
+  const CLI = fileURLToPath(new URL('../bin/mlip-verify.mjs', import.meta.url));
+  const MORSE = ['--engine', 'ase:ase.calculators.morse:MorsePotential', '--engine-args', '{"epsilon": 0.3, "r0": 2.5, "rcut1": 3.0, "rcut2": 4.0}'];
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, 'check', ...MORSE, '--python', PY!, ...args], { encoding: 'utf8', timeout: 300_000 });
+  test('--engine-args and --python reach the calculator; without stress: --r0 is required, virial and extensivity skip', () => {
+    const noR0 = cli(['--lattice', 'fcc', '--only', 'virial']);
+    expect(noR0.status).not.toBe(0);
+    expect(noR0.stderr).toMatch(/implements no stress.*--r0/);
+    const r = cli(['--lattice', 'fcc', '--r0', '2.5', '--only', 'virial,extensivity,locality', '--cases', '1', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as { results: Array<{ name: string; status: string; skipped?: string; potential: string }> };
+    expect(rep.results.map((x) => x.status)).toEqual(['skip', 'skip', 'skip']);
+    expect(rep.results[0].skipped).toMatch(/MorsePotential implements no stress/);
+    expect(rep.results[2].skipped).toMatch(/no site energies/);
+    expect(rep.results[0].potential).toBe('ase:ase.calculators.morse:MorsePotential');
   });
 });
 

@@ -49,6 +49,10 @@ export function engineTarget(a: ParsedArgs, log: (s: string) => void = (s) => co
     const lattice = (flagString(a, 'lattice') ?? eng.lattice ?? 'fcc') as LatticeName;
     if (!LATTICE_NAMES.includes(lattice)) throw new EngineError('config', `--lattice ${lattice}: valid lattices ${LATTICE_NAMES.join(', ')}`);
     let r0 = flagNumber(a, 'r0');
+    const noVirial = eng.pot.describe().virialUnavailable;
+    if (r0 === undefined && typeof noVirial === 'string') {
+      throw new EngineError('config', `${noVirial}, so its stress-free lattice cannot be solved for: give the nearest-neighbour distance with --r0`);
+    }
     if (r0 === undefined) {
       const guess = flagNumber(a, 'r0-guess', eng.pot.cutoff / 2.15)!;
       r0 = equilibriumLattice(eng.pot, lattice, guess).lattice.r0;

@@ -185,6 +185,7 @@ class Evaluator:
         self.evaluations = 0
         self.seconds = 0.0
         self.last_seconds = 0.0
+        self.first_seconds = 0.0
 
     def __call__(self, cell, positions):
         """cell rows and positions in Angstrom -> energy (eV), forces (eV/A, n x 3), virial (eV, 3 x 3) or None."""
@@ -216,6 +217,8 @@ class Evaluator:
             fail('calculator-error', 'the calculator raised %s on %d atoms (pbc %s): %s\n%s'
                  % (type(e).__name__, n, list(self.pbc), e, short_traceback()))
         self.last_seconds = time.perf_counter() - t0
+        if self.evaluations == 0:
+            self.first_seconds = self.last_seconds
         self.seconds += self.last_seconds
         self.evaluations += 1
         try:
@@ -326,7 +329,7 @@ def main():
     ap.add_argument('--probe', action='store_true', help='print what the calculator is (JSON) and exit')
     ap.add_argument('--error-file', default=None, help='also write a failure as JSON here')
     ap.add_argument('--parent-pid', type=int, default=None, help='exit when this process (our parent) dies')
-    ap.add_argument('--stats-file', default=None, help='on leaving, write {evaluations, seconds} of the calculator here')
+    ap.add_argument('--stats-file', default=None, help='on leaving, write {evaluations, seconds, first} of the calculator here')
     ap.add_argument('--connect-timeout', type=float, default=60.0)
     o = ap.parse_args()
     ERROR_FILE = o.error_file
@@ -388,7 +391,7 @@ def main():
             # The calculator's own time (energy, forces, stress calls), so callers can tell it from the socket's.
             tmp = o.stats_file + '.tmp'
             with open(tmp, 'w') as f:
-                f.write(json.dumps({'evaluations': ev.evaluations, 'seconds': ev.seconds}))
+                f.write(json.dumps({'evaluations': ev.evaluations, 'seconds': ev.seconds, 'first': ev.first_seconds}))
             os.replace(tmp, o.stats_file)
     return 0
 

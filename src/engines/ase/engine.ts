@@ -162,7 +162,7 @@ export class AsePotential implements SitePotential {
   private failure: EngineError | null = null;
   private readonly statsFile: string;
   /** After close: the calculator's own time over all evaluations, as the client measured it (null if unknown). */
-  calculatorStats: { evaluations: number; seconds: number } | null = null;
+  calculatorStats: { evaluations: number; seconds: number; first: number } | null = null;
 
   constructor(private readonly opts: AseEngineOptions) {
     const p = probeAse(opts);
@@ -279,7 +279,7 @@ export class AsePotential implements SitePotential {
   private cleanup(): void {
     if (existsSync(this.statsFile)) {
       try {
-        this.calculatorStats = JSON.parse(readFileSync(this.statsFile, 'utf8')) as { evaluations: number; seconds: number };
+        this.calculatorStats = JSON.parse(readFileSync(this.statsFile, 'utf8')) as { evaluations: number; seconds: number; first: number };
       } catch {
         /* a client killed while writing: no stats */
       }
