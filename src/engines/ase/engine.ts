@@ -243,27 +243,27 @@ export class AsePotential implements SitePotential {
     return e;
   }
 
-  evaluate(s: Structure, nl?: NeighbourList): EvalResult {
+  /** Run f on the inner engine; a fault becomes the client's typed error, remembered for later calls. */
+  private guarded<T>(f: () => T): T {
     if (this.failure) throw new EngineError('closed', `engine ${this.name} stopped after an earlier fault: ${this.failure.message}`, { cause: this.failure.kind });
-    let r: EvalResult;
     try {
-      r = this.inner.evaluate(s, nl);
+      return f();
     } catch (e) {
       const t = this.translate(e);
       if (t instanceof EngineError && t.kind !== 'closed') this.failure = t;
       throw t;
     }
+  }
+
+  evaluate(s: Structure, nl?: NeighbourList): EvalResult {
+    const r = this.guarded(() => this.inner.evaluate(s, nl));
     if (!this.probe.stress) r.virial.fill(NaN);
     return r;
   }
 
+  /** Finite differences of forces through the socket (IpiPotential.hessianVector); the virial plays no part. */
   hessianVector(s: Structure, nl: NeighbourList, v: Float64Array): Float64Array {
-    // Through this.evaluate-equivalent faults: the inner engine's evaluate is used by its finite differences.
-    try {
-      return this.inner.hessianVector(s, nl, v);
-    } catch (e) {
-      throw this.translate(e);
-    }
+    return this.guarded(() => this.inner.hessianVector(s, nl, v));
   }
 
   close(): void {
