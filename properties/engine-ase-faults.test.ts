@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -114,35 +114,37 @@ describe.skipIf(!!WHY_SKIP)('the Python process never outlives us', () => {
     import { AsePotential } from ${JSON.stringify(fileURLToPath(new URL('../src/engines/ase/engine.ts', import.meta.url)))};
     const pot = new AsePotential({ calc: 'ase.calculators.lj:LennardJones', python: ${JSON.stringify(PY)} });
     pot.evaluate({ dim: 3, positions: Float64Array.of(0, 0, 0, 1.1, 0, 0), cell: null });
-    console.log('PID ' + pot.pid);
+    console.log('PID ' + pot.pid + ' DIR ' + (pot as unknown as { dir: string }).dir);
     ${exit}
   `;
-  async function run(exit: string, killAfterPid: boolean): Promise<number> {
+  async function run(exit: string, killAfterPid: boolean): Promise<{ pid: number; dir: string }> {
     const file = join(tmp.dir, `exit-${Math.random().toString(36).slice(2)}.mts`);
     writeFileSync(file, script(exit));
     // node itself (not the tsx wrapper, which would leave its own node child behind when killed)
     const child = spawn(process.execPath, ['--import', TSX, file], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    const pid = await new Promise<number>((resolve, reject) => {
+    const got = await new Promise<{ pid: number; dir: string }>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        const m = /PID (\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
+        const m = /PID (\d+) DIR (\S+)/.exec(out);
+        if (m) resolve({ pid: Number(m[1]), dir: m[2] });
       });
       child.on('exit', () => setTimeout(() => reject(new Error(`child ended without a PID: ${out}`)), 100));
     });
     if (killAfterPid) child.kill('SIGKILL');
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.on('exit', r)));
-    return pid;
+    return got;
   }
 
-  test('process.exit() without close(): the exit hook kills Python', async () => {
-    const pid = await run('process.exit(0);', false);
+  test('process.exit() without close(): the exit hooks kill Python and remove the work directory', async () => {
+    const { pid, dir } = await run('process.exit(0);', false);
     expect(await gone(pid, 3000)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
   });
 
-  test('our process SIGKILLed (no hook runs): Python sees its parent gone and exits', async () => {
-    const pid = await run('setInterval(() => {}, 1000);', true);
+  test('our process SIGKILLed (no hook runs): Python sees its parent gone, removes the work directory and exits', async () => {
+    const { pid, dir } = await run('setInterval(() => {}, 1000);', true);
     expect(await gone(pid, 5000)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
   });
 });

@@ -33,6 +33,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import socket
 import struct
 import sys
@@ -307,12 +308,15 @@ def serve(sock, evaluate, units):
             fail('unexpected-message', 'server sent an unknown header %r' % h)
 
 
-def watch_parent(pid):
-    """Exit when the process that started us is gone (getppid changes when we are re-parented)."""
+def watch_parent(pid, cleanup_dir=None):
+    """Exit when the process that started us is gone (getppid changes when we are re-parented); a parent killed
+    outright left its work directory behind (socket, error and stats files), so remove it."""
     def loop():
         while True:
             time.sleep(0.25)
             if os.getppid() != pid:
+                if cleanup_dir:
+                    shutil.rmtree(cleanup_dir, ignore_errors=True)
                 os._exit(4)
     threading.Thread(target=loop, daemon=True).start()
 
@@ -329,6 +333,7 @@ def main():
     ap.add_argument('--probe', action='store_true', help='print what the calculator is (JSON) and exit')
     ap.add_argument('--error-file', default=None, help='also write a failure as JSON here')
     ap.add_argument('--parent-pid', type=int, default=None, help='exit when this process (our parent) dies')
+    ap.add_argument('--cleanup-dir', default=None, help='with --parent-pid: remove this directory if the parent dies')
     ap.add_argument('--stats-file', default=None, help='on leaving, write {evaluations, seconds, first} of the calculator here')
     ap.add_argument('--connect-timeout', type=float, default=60.0)
     o = ap.parse_args()
@@ -336,7 +341,7 @@ def main():
     if o.parent_pid is not None:
         if os.getppid() != o.parent_pid:
             os._exit(4)
-        watch_parent(o.parent_pid)
+        watch_parent(o.parent_pid, o.cleanup_dir)
     try:
         kwargs = json.loads(o.args)
     except ValueError as e:
@@ -381,8 +386,9 @@ def main():
                 fail('disconnected', 'cannot connect to the i-PI server at %s: %s' % (addr, e))
             time.sleep(0.05)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) if not o.unix else None
+    how = 'closed'
     try:
-        serve(sock, ev, units)
+        how = serve(sock, ev, units)
     except (ConnectionError, BrokenPipeError):
         pass  # the server went away: nothing left to serve
     finally:
@@ -390,9 +396,20 @@ def main():
         if o.stats_file:
             # The calculator's own time (energy, forces, stress calls), so callers can tell it from the socket's.
             tmp = o.stats_file + '.tmp'
-            with open(tmp, 'w') as f:
-                f.write(json.dumps({'evaluations': ev.evaluations, 'seconds': ev.seconds, 'first': ev.first_seconds}))
-            os.replace(tmp, o.stats_file)
+            try:
+                with open(tmp, 'w') as f:
+                    f.write(json.dumps({'evaluations': ev.evaluations, 'seconds': ev.seconds, 'first': ev.first_seconds}))
+                os.replace(tmp, o.stats_file)
+            except OSError:
+                pass  # the work directory is gone (our parent died and it was cleaned up): no one to read them
+    if how != 'exit' and o.parent_pid is not None and o.cleanup_dir:
+        # The socket closed without EXIT: if our parent died (it closes its sockets before we are re-parented, so
+        # give it a moment), nobody else will remove its work directory.
+        for _ in range(20):
+            if os.getppid() != o.parent_pid:
+                shutil.rmtree(o.cleanup_dir, ignore_errors=True)
+                break
+            time.sleep(0.05)
     return 0
 
 

@@ -182,6 +182,7 @@ export class AsePotential implements SitePotential {
     const args = [ASE_CLIENT, '--calc', opts.calc, '--args', JSON.stringify(opts.args ?? {}), '--element', p.element];
     this.statsFile = join(this.dir, 'stats.json');
     args.push('--unix', '{unix}', '--error-file', this.errorFile, '--parent-pid', String(process.pid), '--stats-file', this.statsFile);
+    args.push('--cleanup-dir', this.dir);
     try {
       this.inner = new IpiPotential({
         name: this.name,
@@ -195,6 +196,8 @@ export class AsePotential implements SitePotential {
       rmSync(this.dir, { recursive: true, force: true });
       throw e;
     }
+    liveDirs.add(this.dir);
+    registerExitHook();
   }
 
   /** Python's process id (tests check it is gone after close, a fault, or our exit). */
@@ -285,5 +288,18 @@ export class AsePotential implements SitePotential {
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
+}
+
+/** Work directories of open engines, removed if the process exits without closing them (IpiPotential's own exit
+ * hook kills the Python process; a SIGKILLed process leaves this to the client, see --cleanup-dir). */
+const liveDirs = new Set<string>();
+let hooked = false;
+function registerExitHook(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  });
 }
