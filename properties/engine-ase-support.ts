@@ -72,7 +72,9 @@ export function aseDirect(
   const dir = fileURLToPath(new URL('../src/engines/ase/', import.meta.url));
   const structures = ss.map((s) => ({ positions: Array.from(s.positions), cell: s.cell ? Array.from(s.cell) : null }));
   const input = JSON.stringify({ calc, args, element, structures, stress });
-  const r = spawnSync(PY!, ['-c', DIRECT, dir], { input, encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 });
+  // (importing client.py must not leave a __pycache__ in the source tree)
+  const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
+  const r = spawnSync(PY!, ['-c', DIRECT, dir], { input, encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26, env });
   if (r.status !== 0) throw new Error(`ASE direct failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
