@@ -10,6 +10,9 @@ export const ENGINE_USAGE = [
   '  --engine <name | ipi:host:port | ipi:unix:/path | lammps:<file> | lammps:<pair_style>;<pair_coeff>>',
   '           run on an external engine (docs/external-engines.md); with it: --lattice (default fcc), --r0 (default:',
   '           the engine\'s stress-free lattice), --cutoff and --units (i-PI: default ase), --lmp, --allow-remote',
+  '  --engine ase:<module>:<callable>  an ASE calculator, served by the shipped client; with it: --engine-args \'<JSON',
+  '           keyword arguments>\', --python (default: python3 or /usr/bin/python3, whichever has ASE), --element',
+  '           (default: the calculator\'s only element, else Cu), --cutoff (default: what the calculator says)',
 ].join('\n');
 
 export interface EngineTarget {
@@ -35,6 +38,9 @@ export function engineTarget(a: ParsedArgs, log: (s: string) => void = (s) => co
     allowRemote: flagBool(a, 'allow-remote'),
     lmp: flagString(a, 'lmp'),
     lammpsUnits: lu === undefined ? undefined : (lu as 'metal' | 'real'),
+    engineArgs: flagString(a, 'engine-args'),
+    python: flagString(a, 'python'),
+    element: flagString(a, 'element'),
     acceptTimeoutMs: flagNumber(a, 'accept-timeout', 120)! * 1000,
     responseTimeoutMs: flagNumber(a, 'response-timeout', 120)! * 1000,
     onListening: (addr) => log(`mlip-verify: waiting for an i-PI client on ${addr}`),
@@ -43,6 +49,10 @@ export function engineTarget(a: ParsedArgs, log: (s: string) => void = (s) => co
     const lattice = (flagString(a, 'lattice') ?? eng.lattice ?? 'fcc') as LatticeName;
     if (!LATTICE_NAMES.includes(lattice)) throw new EngineError('config', `--lattice ${lattice}: valid lattices ${LATTICE_NAMES.join(', ')}`);
     let r0 = flagNumber(a, 'r0');
+    const noVirial = eng.pot.describe().virialUnavailable;
+    if (r0 === undefined && typeof noVirial === 'string') {
+      throw new EngineError('config', `${noVirial}, so its stress-free lattice cannot be solved for: give the nearest-neighbour distance with --r0`);
+    }
     if (r0 === undefined) {
       const guess = flagNumber(a, 'r0-guess', eng.pot.cutoff / 2.15)!;
       r0 = equilibriumLattice(eng.pot, lattice, guess).lattice.r0;

@@ -28,7 +28,15 @@ export type EngineFailure =
   /** A request the engine cannot serve (e.g. a 2D structure when 2D embedding is refused). */
   | 'unsupported'
   /** A bad engine specification (`--engine` string, unit system, missing file). */
-  | 'config';
+  | 'config'
+  /** ASE engines: the Python interpreter could not be started. */
+  | 'python-missing'
+  /** ASE engines: Python runs but cannot import ASE (or numpy). */
+  | 'ase-missing'
+  /** ASE engines: the calculator's module or callable does not exist, or is not an ASE calculator. */
+  | 'calculator-not-found'
+  /** ASE engines: the calculator (or its factory, or its module's import) raised; its message is in ours. */
+  | 'calculator-error';
 
 /**
  * An external engine (an i-PI client such as LAMMPS `fix ipi`, a trainer plug-in) failed. Every protocol fault ends

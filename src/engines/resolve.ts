@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { LatticeName } from '../lattice/lattice.ts';
 import { makePotential, POTENTIALS, potentialNames } from '../potentials/defaults.ts';
 import type { SitePotential } from '../potentials/types.ts';
+import { AsePotential } from './ase/engine.ts';
 import { EngineError } from './errors.ts';
 import { IpiPotential } from './ipi/engine.ts';
 import { LammpsPotential } from './lammps.ts';
@@ -15,6 +16,9 @@ import { LammpsPotential } from './lammps.ts';
  *   lammps:<style>;<coeff>[;..] LAMMPS with `pair_style <style>` and `pair_coeff <coeff>` (e.g.
  *                               'lammps:eam/alloy;* * Cu_mishin1.eam.alloy Cu'; bare file names resolve against
  *                               $LAMMPS_POTENTIALS, default /usr/share/lammps/potentials)
+ *   ase:<module>:<callable>     an ASE calculator: Python (`python`) runs the shipped client (src/engines/ase/client.py),
+ *                               which calls <callable>(**engineArgs) and serves it over i-PI (e.g.
+ *                               'ase:ase.calculators.emt:EMT'; <module> may be a path to a .py file)
  * An external engine reports no site energies, so checks that need them are skipped (never passed).
  */
 export interface EngineSpecOptions {
@@ -31,6 +35,12 @@ export interface EngineSpecOptions {
   lammpsUnits?: 'metal' | 'real';
   /** Called with the address to tell the user where to connect their client. */
   onListening?: (address: string) => void;
+  /** ASE: keyword arguments of the calculator's callable, a JSON object or its text (CLI: --engine-args). */
+  engineArgs?: string | Record<string, unknown>;
+  /** ASE: the Python interpreter (default: $MLIP_VERIFY_PYTHON, else python3 or /usr/bin/python3, whichever has ASE). */
+  python?: string;
+  /** ASE: chemical symbol of the atoms (default: the calculator's only element, else Cu). */
+  element?: string;
 }
 
 export interface ResolvedEngine {
@@ -42,7 +52,7 @@ export interface ResolvedEngine {
 }
 
 export function isEngineSpec(spec: string): boolean {
-  return spec.startsWith('ipi:') || spec.startsWith('lammps:') || !!POTENTIALS[spec];
+  return spec.startsWith('ipi:') || spec.startsWith('lammps:') || spec.startsWith('ase:') || !!POTENTIALS[spec];
 }
 
 export function resolveEngine(spec: string, o: EngineSpecOptions = {}): ResolvedEngine {
@@ -86,9 +96,39 @@ export function resolveEngine(spec: string, o: EngineSpecOptions = {}): Resolved
         : new LammpsPotential({ ...common, pairStyle: parts[0], pairCoeff: parts.slice(1) });
     return { pot, external: true, close: () => pot.dispose() };
   }
+  if (spec.startsWith('ase:')) {
+    const calc = spec.slice(4);
+    const i = calc.lastIndexOf(':');
+    if (i <= 0 || i === calc.length - 1) throw new EngineError('config', `--engine ${spec}: expected ase:<module>:<callable>, e.g. ase:ase.calculators.emt:EMT`);
+    const pot = new AsePotential({
+      calc,
+      args: engineArgs(spec, o.engineArgs),
+      python: o.python,
+      element: o.element,
+      cutoff: o.cutoff,
+      startupTimeoutMs: o.acceptTimeoutMs,
+      responseTimeoutMs: o.responseTimeoutMs,
+    });
+    return { pot, external: true, close: () => pot.dispose() };
+  }
   if (POTENTIALS[spec]) return { pot: makePotential(spec), lattice: POTENTIALS[spec].lattice, external: false, close: async () => {} };
   throw new EngineError(
     'config',
-    `unknown engine '${spec}': use a built-in potential (${potentialNames().join(', ')}), ipi:<host>:<port>, ipi:unix:<path>, lammps:<file> or lammps:<pair_style>;<pair_coeff>`,
+    `unknown engine '${spec}': use a built-in potential (${potentialNames().join(', ')}), ipi:<host>:<port>, ipi:unix:<path>, lammps:<file>, lammps:<pair_style>;<pair_coeff> or ase:<module>:<callable>`,
   );
+}
+
+/** --engine-args: a JSON object of keyword arguments (text from the CLI, or an object from the API). */
+function engineArgs(spec: string, a: EngineSpecOptions['engineArgs']): Record<string, unknown> {
+  if (a === undefined) return {};
+  let v: unknown = a;
+  if (typeof a === 'string') {
+    try {
+      v = JSON.parse(a);
+    } catch (e) {
+      throw new EngineError('config', `--engine-args for ${spec} is not valid JSON (${(e as Error).message}): ${a}`);
+    }
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EngineError('config', `--engine-args for ${spec} must be a JSON object of keyword arguments, got ${JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
 }

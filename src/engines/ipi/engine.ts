@@ -35,6 +35,12 @@ export interface IpiEngineOptions {
   launch?: LaunchSpec;
   /** Provenance for describe(): what the engine is (pair style, model file, ...). */
   describe?: Record<string, unknown>;
+  /**
+   * Send each frame's boundary as the INIT string, JSON `{"pbc":[x,y,z]}` (open: all false; 2D: z false), for a
+   * client that reads it (the ASE client, src/engines/ase/client.py) and can then evaluate open clusters as
+   * non-periodic. Plain i-PI clients ignore INIT strings, and the vacuum gap makes the periodic answer the same.
+   */
+  announceBoundary?: boolean;
 }
 
 /** Resolve tsx's ESM API entry so the worker can load our TypeScript sources (tsx is a runtime dependency). */
@@ -67,6 +73,14 @@ function registerExitHook(): void {
   exitHook = true;
   process.on('exit', () => {
     for (const p of live) {
+      // A launched client must not outlive us: worker threads die with the process, their children do not.
+      if (p.clientPid !== undefined) {
+        try {
+          process.kill(p.clientPid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
       const a = p.address;
       if (a.kind === 'unix' && existsSync(a.path)) {
         try {
@@ -127,6 +141,8 @@ export class IpiPotential implements SitePotential {
   evaluations = 0;
   wallTimeSeconds = 0;
   clientExit: { code: number | null; signal: string | null } | null = null;
+  /** Process id of the launched client (launch option), for the exit hook and for tests. */
+  readonly clientPid?: number;
 
   constructor(private readonly opts: IpiEngineOptions) {
     this.units = typeof opts.units === 'object' && 'length' in opts.units ? opts.units : unitSystem(opts.units as string);
@@ -155,6 +171,7 @@ export class IpiPotential implements SitePotential {
       throw engineErrorFromData(m.error);
     }
     this.address = m.address;
+    this.clientPid = m.clientPid;
     this.name = opts.name ?? `ipi:${this.describeAddress()}`;
     live.add(this);
     registerExitHook();
@@ -215,7 +232,9 @@ export class IpiPotential implements SitePotential {
     const e = embed(s, this.units, this.embedOpts);
     const id = this.nextId++;
     const t0 = performance.now();
-    this.post({ op: 'compute', id, frame: e.frame });
+    const pbc = s.cell ? [true, true, s.dim === 3] : [false, false, false];
+    const frame = this.opts.announceBoundary ? { ...e.frame, init: JSON.stringify({ pbc }) } : e.frame;
+    this.post({ op: 'compute', id, frame });
     // The worker enforces the real timeouts; this bound only guards against a wedged worker.
     const bound = (this.connected ? 0 : this.acceptTimeoutMs) + 5 * this.responseTimeoutMs + 10_000;
     const m = this.wait(bound, 'an evaluation');

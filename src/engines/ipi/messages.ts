@@ -33,7 +33,7 @@ export interface ErrorData {
 }
 
 export type FromWorker =
-  | { op: 'listening'; ok: true; address: IpiAddress }
+  | { op: 'listening'; ok: true; address: IpiAddress; clientPid?: number }
   | { op: 'listening'; ok: false; error: ErrorData }
   | { op: 'compute'; id: number; ok: true; reply: ForceReply; clientEvaluations: number }
   | { op: 'compute'; id: number; ok: false; error: ErrorData }

@@ -71,6 +71,11 @@ export interface WireFrame {
   readonly cellIH: Float64Array;
   /** 3 * natoms positions (Bohr), atom-major. */
   readonly positions: Float64Array;
+  /**
+   * INIT string for this frame, sent if the client asks NEEDINIT before it (ASE-style clients ask before every
+   * frame). Default: the server's initString. The ASE engine uses it to say which directions are periodic.
+   */
+  readonly init?: string;
 }
 
 export function encodePosdata(f: WireFrame): Buffer {

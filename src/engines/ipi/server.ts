@@ -267,7 +267,7 @@ export class IpiConnection {
       const m = await r.header(t, 'the reply to STATUS (READY or NEEDINIT)');
       if (m === 'READY') break;
       if (m === 'NEEDINIT' && attempt === 0) {
-        this.send(encodeInit(this.server.options.bead ?? 0, this.server.options.initString ?? ' '));
+        this.send(encodeInit(this.server.options.bead ?? 0, frame.init ?? this.server.options.initString ?? ' '));
         this.initialised = true;
         continue;
       }

@@ -6,7 +6,7 @@ import { EngineError } from '../errors.ts';
  * Bohr and one Hartree are in the engine's units, and the conversions below are the only place they are applied.
  *
  * Why several "Angstrom/eV" systems: the clients do not agree on the constants. ASE converts with CODATA 2014
- * (`ase.units`, its default), newer codes with CODATA 2018, and LAMMPS `fix ipi` with its own truncated values
+ * (`ase.units`, its default; derived from the fundamental constants, see ASE_BOHR_ANGSTROM), newer codes with CODATA 2018, and LAMMPS `fix ipi` with its own truncated values
  * (0.52917721 Angstrom per Bohr, and 3.1668152e-6 Hartree per Kelvin divided by its Boltzmann constant). Pairing the
  * client with the constants it uses makes the round trip exact to the last bit or two; a mismatch shows up as a
  * relative error of about 1e-8 in energies, which matters when checks compare at 1e-10. Forces and virials follow
@@ -26,6 +26,14 @@ export interface UnitSystem {
 /** CODATA 2014 Bohr radius in Angstrom and Hartree in eV, as ASE's default `ase.units` (version '2014'). */
 export const BOHR_ANGSTROM_CODATA2014 = 0.52917721067;
 export const HARTREE_EV_CODATA2014 = 27.21138602;
+/**
+ * What ASE actually uses: ase.units derives Bohr = 4 pi eps0 hbar^2 / (m_e e^2) and Ha = m_e e^4 / (8 eps0^2 h^2)
+ * from the CODATA 2014 fundamental constants (ASE 3.22 and later, default version '2014'), which differs from the
+ * rounded recommended values above by 2e-10 relative (measured through the ASE client: a 32-atom EMT cell then
+ * disagreed by 1.8e-9 eV). These are the doubles ASE computes.
+ */
+export const ASE_BOHR_ANGSTROM = 0.5291772105638411;
+export const ASE_HARTREE_EV = 27.211386024367243;
 /** CODATA 2018 values. */
 export const BOHR_ANGSTROM_CODATA2018 = 0.529177210903;
 export const HARTREE_EV_CODATA2018 = 27.211386245988;
@@ -42,8 +50,8 @@ export const UNIT_SYSTEMS: Readonly<Record<string, UnitSystem>> = {
   atomic: { name: 'atomic', bohr: 1, hartree: 1, length: 'Bohr', energy: 'Hartree' },
   ase: {
     name: 'ase',
-    bohr: BOHR_ANGSTROM_CODATA2014,
-    hartree: HARTREE_EV_CODATA2014,
+    bohr: ASE_BOHR_ANGSTROM,
+    hartree: ASE_HARTREE_EV,
     length: 'Angstrom',
     energy: 'eV',
   },

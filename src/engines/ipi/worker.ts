@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       return;
     }
   }
-  reply({ op: 'listening', ok: true, address: server.address });
+  reply({ op: 'listening', ok: true, address: server.address, clientPid: client?.proc.pid });
   let queue = Promise.resolve();
   port.on('message', (m: ToWorker) => {
     queue = queue.then(async () => {
