@@ -126,17 +126,15 @@ describe('IpiPotential: a synchronous SitePotential over the socket', () => {
     ];
     for (const c of cases) {
       const eng = engine({ name: 'morse-2d', units: { bohr: 1, hartree: 1 }, ...c });
-      const t0 = performance.now();
       let err: unknown = null;
       try {
         for (let k = 0; k < 3; k++) eng.evaluate({ ...s, positions: s.positions.map((x) => x + k * 1e-3) }, undefined as never);
       } catch (e) {
         err = e;
       }
-      const ms = performance.now() - t0;
+      // A hang (a fault not surfaced) ends at the test's own timeout; no wall-clock assertion here (speed is benchmarks').
       expect(err, JSON.stringify(c)).toBeInstanceOf(EngineError);
       expect((err as EngineError).kind, `${JSON.stringify(c)}: ${(err as Error).message}`).toBe(c.expect);
-      expect(ms).toBeLessThan(8000);
       expect(() => eng.evaluate(s, undefined as never)).toThrow(/stopped after an earlier fault/);
       await eng.dispose();
     }
