@@ -44,9 +44,9 @@ export const POTENTIAL_SPEC_FORMS: readonly string[] = [
 export const POTENTIAL_SPEC_PATTERN =
   '^(?:' +
   potentialNames().map((n) => n.replace(/[.]/g, '\\.')).join('|') +
-  '|eam:[^:\\s][^:]*(?::[A-Za-z][A-Za-z0-9_]*)?' +
-  '|lammps:(?=[^;]*[^;\\s])[^\\n]+' +
-  '|ipi:(?:unix:\\S+|(?:[A-Za-z0-9.\\-\\[\\]]+:)?(?:0|[1-9][0-9]{0,4}))' +
+  '|eam:[^:\\s][^:\\n]*(?::[A-Za-z][A-Za-z0-9_]*)?' +
+  '|lammps:(?=[^\\n]*[^;\\s])[^\\n]+' +
+  '|ipi:(?:unix:\\S+|(?:[A-Za-z0-9.\\-\\[\\]]+:)?(?:0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))' +
   '|ase:\\S.*' +
   '|mlip:\\S.*' +
   ')$';
