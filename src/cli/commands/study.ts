@@ -60,7 +60,7 @@ async function onPotential<T extends StudyResult | StudyResult[]>(
       const scale = r.lengthScale;
       const len = (x: number) => (builtin ? x : Number((x * scale).toPrecision(4)));
       const dim = s.lattice === 'fcc' || s.lattice === 'bcc' ? 3 : 2;
-      progress(`potential ${spec}: ${s.lattice} (${r.latticeSource}); lengths in ${r.units.length}, energies in ${r.units.energy}` +
+      progress(`potential ${spec}: ${s.lattice} (${asked ? '--lattice' : r.latticeSource}); lengths in ${r.units.length}, energies in ${r.units.energy}` +
         (builtin ? '' : `; default sizes are the reduced presets x ${scale.toPrecision(5)} ${r.units.length}`));
       return body({ ...s, dim, builtin, len, resolved: r });
     },
