@@ -9,6 +9,8 @@ import { loadStudy, STUDY_NAMES } from '../src/convergence/registry.ts';
 import { EngineError } from '../src/engines/errors.ts';
 import { findLammps } from '../src/engines/lammps.ts';
 import { formatEamFile, type EamFormat } from '../src/io/eam-file.ts';
+import { buildBasis, defaultBasisSpec } from '../src/mlip/basis.ts';
+import { LinearMLIP, serialiseModel } from '../src/mlip/model.ts';
 import { potentialNames } from '../src/potentials/defaults.ts';
 import { evaluate } from '../src/potentials/evaluate.ts';
 import {
@@ -106,6 +108,22 @@ describe('potential spec parsing', () => {
     expect(() => resolvePotential('eam:no-such-file.eam')).toThrow(/not found here nor in .*LAMMPS_POTENTIALS/);
     expect(() => resolvePotential('mlip:/no/such/model.json')).toThrow(PotentialSpecError);
     expect(() => resolvePotential('eam:Cu_u3.eam', { params: { D: 1 } })).toThrow(/params.*built-in/);
+  });
+
+  test('mlip: reads a model written by fit, with the units and lattice of its training set', () => {
+    const spec = defaultBasisSpec(1, { dim: 3, cutoff: 4.95 });
+    const n = buildBasis(spec).functions.length;
+    const m = new LinearMLIP(spec, Float64Array.from({ length: n }, (_, k) => 0.01 * (k + 1)), 'cu-model', {
+      trainingSet: { units: { length: 'Angstrom', energy: 'eV' }, lattice: { name: 'fcc', dim: 3, r0: 2.556 } },
+    });
+    const file = join(tmp, 'model.json');
+    writeFileSync(file, serialiseModel(m));
+    const r = resolvePotential(`mlip:${file}`);
+    expect(r.units).toEqual({ length: 'Angstrom', energy: 'eV' });
+    expect(r.pot.units).toEqual({ length: 'Angstrom', energy: 'eV' });
+    expect(r.lattice).toBe('fcc');
+    expect(r.lengthScale).toBe(2.556);
+    expect(Array.from((r.pot as LinearMLIP).coefficients)).toEqual(Array.from(m.coefficients));
   });
 
   test('a report configuration with a malformed potential lists the valid forms; a file potential must give its sizes', async () => {
