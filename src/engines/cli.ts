@@ -1,6 +1,7 @@
 import { LATTICE_NAMES, type LatticeName } from '../lattice/lattice.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
-import { POTENTIAL_SPEC_FORMS, resolvePotential, PotentialSpecError } from '../potentials/spec.ts';
+import { POTENTIAL_SPEC_FORMS, resolvePotential } from '../potentials/spec.ts';
+import { ParameterError } from '../util/errors.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import type { EngineConfig } from '../convergence/study-potential.ts';
 import { flagBool, flagNumber, flagString, type ParsedArgs } from '../cli/args.ts';
@@ -21,7 +22,7 @@ export function potentialFlag(a: ParsedArgs, dflt?: string): string | undefined 
   const p = flagString(a, 'potential');
   const e = flagString(a, 'engine');
   if (p !== undefined && e !== undefined && p !== e) {
-    throw new PotentialSpecError(`${p}' and '${e}`, '--potential and its alias --engine name different potentials');
+    throw new ParameterError(`--potential '${p}' and its alias --engine '${e}' name different potentials; give one`);
   }
   return p ?? e ?? dflt;
 }

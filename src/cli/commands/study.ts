@@ -86,7 +86,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       '    [--max-iterations N] [--pre-asymptotic R] [--json]',
       'Defaults: 2D sizes 8,11,16,23,32 with --ref-size 128; 3D sizes 4.5,5.5,6.5,8 with --ref-size 24 (about 20 min:',
       'the 169,000-atom reference is most of it; a smaller one fails its own truncation check at these sizes). Other',
-      '3D potentials: sizes 4.5,5.1,5.75,6.5 and --ref-size 16 nearest-neighbour distances (Cu: 11.5..16.6 A, 40.9 A).',
+      '3D potentials: the same sizes and --ref-size 19, in nearest-neighbour distances (Cu: 11.5..20.4 A, 48.6 A).',
     ].join('\n'),
     async run(p, progress) {
       const { domainStudy } = await import('../../convergence/domain-study.ts');
@@ -97,11 +97,12 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           lattice: s.lattice,
           defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
           boundary: choice<BoundaryKind>(p, 'boundary', BOUNDARY_KINDS, 'ball'),
-          // 3D, other than the built-in: sizes from 2 cutoffs (Cu: 11.5 A) over a factor 1.44 with a reference 2.5x the
-          // largest, which passes its own truncation check (Cu_mishin1: estimate 0.29 of the smallest error, <= 1/3
-          // needed; sizes up to 8 r0 with a 16 r0 reference failed it at 0.38) at 47,000 reference atoms, not 169,000.
-          sizes: sizesFlag(p, 'sizes', s, s.dim === 2 ? [8, 11, 16, 23, 32] : s.builtin ? [4.5, 5.5, 6.5, 8] : [4.5, 5.1, 5.75, 6.5]),
-          refSize: sizeFlag(p, 'ref-size', s, s.dim === 2 ? 128 : s.builtin ? 24 : 16),
+          // 3D, other than the built-in: the built-in's sizes (Cu: 11.5..20.4 A) with a reference of 19 r0 (Cu 48.6 A,
+          // about 84,000 atoms), the smallest that passes its own truncation check at these sizes (estimated 0.29 of
+          // the smallest energy-norm error, <= 1/3 needed; 40.9 A gave 0.38). Smaller sizes (11.5..16.6 A, passing the
+          // check with 40.9 A) are pre-asymptotic for Cu_mishin1: max-norm slope -1.60, E_f -2.74 against -2, -3.
+          sizes: sizesFlag(p, 'sizes', s, s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]),
+          refSize: sizeFlag(p, 'ref-size', s, s.dim === 2 ? 128 : s.builtin ? 24 : 19),
           checkRefSize: flagNumber(p, 'check-ref-size'),
           solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
           tol: flagNumber(p, 'tol', 1e-10),
