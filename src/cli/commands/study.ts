@@ -4,6 +4,7 @@ import { potentialNames } from '../../potentials/defaults.ts';
 import { engineConfigFlags, ENGINE_USAGE, potentialFlag } from '../../engines/cli.ts';
 import { runOnPotential, SIZE_CONVENTION, type StudySetup } from '../../convergence/study-potential.ts';
 import type { ResolvedPotential } from '../../potentials/spec.ts';
+import { equilibriumLattice } from '../../potentials/equilibrium.ts';
 import { SOLVER_NAMES, type SolverName } from '../../relax/types.ts';
 import { ParameterError } from '../../util/errors.ts';
 import type { StudyResult } from '../../convergence/types.ts';
@@ -41,7 +42,7 @@ interface CliSetup extends StudySetup {
 /**
  * Resolve --potential (alias --engine; default eam-2d) and --lattice, run `body`, close an engine afterwards (also
  * on error); the results carry the units (runOnPotential). Default sizes of reduced-unit presets are scaled by the
- * potential's length scale (an EAM file's nearest-neighbour distance) and printed, so what ran is on record.
+ * potential's own stress-free nearest-neighbour distance and printed, so what ran is on record.
  */
 async function onPotential<T extends StudyResult | StudyResult[]>(
   p: ParsedArgs,
@@ -57,11 +58,13 @@ async function onPotential<T extends StudyResult | StudyResult[]>(
     { potential: spec, lattice: asked as LatticeName | undefined, engine: engineConfigFlags(p) },
     (s, r) => {
       const builtin = r.kind === 'builtin';
-      const scale = r.lengthScale;
+      // Presets scale with the potential's own stress-free nearest-neighbour distance (not the file header's or the
+      // cutoff-based hint), so eam:<file> and lammps:<style>;<file> of one file get the same default sizes.
+      const scale = builtin ? 1 : equilibriumLattice(r.pot, s.lattice).lattice.r0;
       const len = (x: number) => (builtin ? x : Number((x * scale).toPrecision(4)));
       const dim = s.lattice === 'fcc' || s.lattice === 'bcc' ? 3 : 2;
       progress(`potential ${spec}: ${s.lattice} (${asked ? '--lattice' : r.latticeSource}); lengths in ${r.units.length}, energies in ${r.units.energy}` +
-        (builtin ? '' : `; default sizes are the reduced presets x ${scale.toPrecision(5)} ${r.units.length}`));
+        (builtin ? '' : `; default sizes are the reduced presets x the stress-free r0 = ${scale.toPrecision(6)} ${r.units.length}`));
       return body({ ...s, dim, builtin, len, resolved: r });
     },
     (addr) => progress(`mlip-verify: waiting for an i-PI client on ${addr}`),
