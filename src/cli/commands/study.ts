@@ -100,10 +100,11 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           lattice: s.lattice,
           defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
           boundary: choice<BoundaryKind>(p, 'boundary', BOUNDARY_KINDS, 'ball'),
-          // 3D, other than the built-in: the built-in's sizes (Cu: 11.5..20.4 A) with a reference of 19 r0 (Cu 48.6 A,
-          // about 84,000 atoms), the smallest that passes its own truncation check at these sizes (estimated 0.29 of
-          // the smallest energy-norm error, <= 1/3 needed; 40.9 A gave 0.38). Smaller sizes (11.5..16.6 A, passing the
-          // check with 40.9 A) are pre-asymptotic for Cu_mishin1: max-norm slope -1.60, E_f -2.74 against -2, -3.
+          // 3D, other than the built-in: the built-in's sizes (Cu: 11.5..20.45 A) with a reference of 19 r0 (Cu 48.6 A,
+          // 84,000 atoms), the smallest that passes its own truncation check at these sizes (Cu_mishin1: estimated
+          // reference error 0.28 of the smallest energy-norm error, <= 1/3 needed; 40.9 A gave 0.38). Measured on
+          // Cu_mishin1 (31 min at load 20 on 2 cores): energy norm -1.47, E_f -2.89 pass; max norm -1.71 +- 0.10 fails,
+          // pre-asymptotic (pairwise slopes -1.56, -1.51, -2.06): larger sizes need a reference of about 200,000 atoms.
           sizes: sizesFlag(p, 'sizes', s, s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]),
           refSize: sizeFlag(p, 'ref-size', s, s.dim === 2 ? 128 : s.builtin ? 24 : 19),
           checkRefSize: flagNumber(p, 'check-ref-size'),
