@@ -12,6 +12,7 @@ import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
+import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts';
 
 /**
  * P1, domain truncation (THEORY.md section 3; Ehrlacher, Ortner & Shapeev 2016): relax a point defect in a clamped
@@ -276,6 +277,6 @@ export const definition: StudyDefinition = {
     return { ...base, sizes: [8, 11, 16, 23, 32], refSize: 128 };
   },
   async run(options, ctx: StudyContext) {
-    return [domainStudy({ ...(options as unknown as DomainStudyOptions), progress: ctx.progress })];
+    return runOnPotential(options as StudyPotentialOptions, (s) => [domainStudy({ ...(options as unknown as DomainStudyOptions), ...s, progress: ctx.progress })]);
   },
 };

@@ -13,6 +13,7 @@ import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
+import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts';
 
 /**
  * P3, fit accuracy (THEORY.md section 3, docs/theory.md P3): one fixed training set, a nested family of linear MLIP
@@ -420,6 +421,6 @@ export const definition: StudyDefinition = {
     return { ...base, refSize: 16, levels: [1, 2, 3, 4, 5] };
   },
   async run(options, ctx: StudyContext) {
-    return [await fitAccuracyStudy({ ...(options as unknown as FitAccuracyStudyOptions), progress: ctx.progress })];
+    return runOnPotential(options as StudyPotentialOptions, async (s) => [await fitAccuracyStudy({ ...(options as unknown as FitAccuracyStudyOptions), ...s, progress: ctx.progress })]);
   },
 };

@@ -18,6 +18,7 @@ import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
+import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts';
 
 /**
  * P2, perturbation of the potential (THEORY.md section 3, docs/theory.md P2): V^H = V + t W with W smooth, local and
@@ -342,6 +343,6 @@ export const definition: StudyDefinition = {
     return { ...base, radius: 16, ts: geometric(1e-4, 1e-1, 7) };
   },
   async run(options, ctx: StudyContext) {
-    return [perturbationStudy({ ...(options as unknown as PerturbationStudyOptions), progress: ctx.progress })];
+    return runOnPotential(options as StudyPotentialOptions, (s) => [perturbationStudy({ ...(options as unknown as PerturbationStudyOptions), ...s, progress: ctx.progress })]);
   },
 };

@@ -14,6 +14,7 @@ import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
+import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts';
 
 /**
  * P4-P6, the training-cell size R_dom (THEORY.md section 3 and 5): for each observation set, an MLIP is trained on
@@ -544,6 +545,6 @@ export const definition: StudyDefinition = {
     return { ...base, sizes: [7, 8, 9.2, 10.6, 12.2, 14], refSize: 16 };
   },
   async run(options, ctx: StudyContext) {
-    return trainingSizeStudy({ ...(options as unknown as TrainingSizeStudyOptions), progress: ctx.progress });
+    return runOnPotential(options as StudyPotentialOptions, (s) => trainingSizeStudy({ ...(options as unknown as TrainingSizeStudyOptions), ...s, progress: ctx.progress }));
   },
 };

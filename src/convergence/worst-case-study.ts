@@ -12,7 +12,7 @@ import { defaultBasisSpec, envelopeFromDescription, MAX_DEFAULT_LEVEL, type Basi
 import { BasisEvaluator, LinearMLIP } from '../mlip/model.ts';
 import { DeltaTrainer, fitStep, mlipRelaxStep, referenceStep, trainingStep, type ReferenceRecord } from '../pipeline/steps.ts';
 import { perturb, PerturbedPotential } from '../potentials/combine.ts';
-import { makePotential } from '../potentials/defaults.ts';
+import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { relax } from '../relax/relax.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
@@ -803,6 +803,8 @@ export const definition: StudyDefinition = {
     additionalProperties: false,
     properties: {
       ...SETUP_OPTIONS_SCHEMA,
+      // The worst case perturbs a built-in prior (the MLIP class is prior + linear correction): built-ins only so far.
+      potential: { enum: Object.keys(POTENTIALS) },
       sizes: { type: 'array', minItems: 3, items: { type: 'number', exclusiveMinimum: 0 } },
       refSize: { type: 'number', exclusiveMinimum: 0 },
       observationSets: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...OBSERVATION_SETS] } },

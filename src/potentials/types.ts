@@ -20,6 +20,17 @@ export interface EvalResult {
  */
 export interface SitePotential {
   readonly name: string;
+  /**
+   * The unit system of lengths and energies (positions, cutoff, energies, forces). Built-ins are reduced (nearest-
+   * neighbour distance about 1, bond energy about 1); LAMMPS files and engines are Angstrom and eV. Declared by
+   * whoever builds the potential (src/potentials/spec.ts declares it for every spec); read it with unitsOf().
+   */
+  readonly units?: PotentialUnits;
+  /**
+   * A typical nearest-neighbour distance in the potential's length unit (e.g. from an EAM file's lattice constant),
+   * where stress-free lattice solves start; absent for reduced-unit built-ins (start 1).
+   */
+  readonly lengthScale?: number;
   /** Interaction cutoff: site energies depend only on neighbours closer than this. */
   readonly cutoff: number;
   /** Kind and parameters, JSON-serialisable, for provenance in reports. */
@@ -28,4 +39,31 @@ export interface SitePotential {
   evaluate(s: Structure, nl: NeighbourList): EvalResult;
   /** Hessian of the total energy applied to v (v flat like positions): d/dt grad E(x + t v) at t = 0. */
   hessianVector(s: Structure, nl: NeighbourList, v: Float64Array): Float64Array;
+}
+
+/** Length and energy units of a potential, as words for reports ('Angstrom', 'eV', 'reduced'). */
+export interface PotentialUnits {
+  readonly length: string;
+  readonly energy: string;
+}
+
+/** The built-ins' units: lengths in units of about one nearest-neighbour distance, energies of about one bond. */
+export const REDUCED_UNITS: PotentialUnits = Object.freeze({ length: 'reduced', energy: 'reduced' });
+/** LAMMPS `units metal`, ASE and the i-PI engines after conversion. */
+export const METAL_UNITS: PotentialUnits = Object.freeze({ length: 'Angstrom', energy: 'eV' });
+
+/** The declared units of a potential; a potential that declares none is taken as reduced (the built-ins' case). */
+export function unitsOf(p: SitePotential): PotentialUnits {
+  return p.units ?? REDUCED_UNITS;
+}
+
+/**
+ * Declare units (and a length scale) on a potential built elsewhere, in place: the classes stay unaware of units and
+ * their instances keep their identity (kernels may dispatch on the class). Units a potential already declares win
+ * (the engines carry their own unit system, which their conversions use). Returns the same object.
+ */
+export function declareUnits<P extends SitePotential>(p: P, units: PotentialUnits, lengthScale?: number): P {
+  if (p.units === undefined) Object.defineProperty(p, 'units', { value: units, enumerable: false, configurable: true });
+  if (lengthScale !== undefined) Object.defineProperty(p, 'lengthScale', { value: lengthScale, enumerable: false, configurable: true });
+  return p;
 }

@@ -2,6 +2,39 @@ import { readFileSync } from 'node:fs';
 import { isStudyName, loadStudy, STUDY_NAMES, type StudyDefinition, type StudyMode, type StudyName } from '../convergence/registry.ts';
 import { formatSchemaErrors, schemaErrors, validatorFor } from '../io/schema.ts';
 import { MlipVerifyError, ParameterError, ParseError } from '../util/errors.ts';
+import { isBuiltinSpec, parsePotentialSpec, POTENTIAL_SPEC_FORMS } from '../potentials/spec.ts';
+
+/**
+ * Options that are lengths, per study: the defaults are presets for the reduced-unit built-ins, so a configuration
+ * naming any other potential (Angstrom) must give them itself (SIZE_CONVENTION in src/convergence/study-potential.ts).
+ */
+export const LENGTH_OPTIONS: Record<StudyName, readonly string[]> = {
+  domain: ['sizes', 'refSize'],
+  perturbation: ['radius'],
+  'fit-accuracy': ['refSize', 'rDom'],
+  'training-size': ['sizes', 'refSize'],
+  'worst-case': ['sizes', 'refSize'],
+};
+
+/** Defaults that differ for a potential that is not a built-in: there is no reduced-unit prior to correct. */
+function specDefaults(study: StudyName, given: Record<string, unknown>): Record<string, unknown> {
+  if (study === 'training-size' && given.regime === undefined && given.priorPotential === undefined) return { regime: 'linear' };
+  return {};
+}
+
+/** ajv's "must match pattern" on a potential says nothing a user can act on: name the spec's problem and the forms. */
+function specMessages(errors: string[], value: Record<string, unknown>): string[] {
+  return errors.map((e) => {
+    if (!/\/potential: must match pattern/.test(e)) return e;
+    let why = 'not a potential spec';
+    try {
+      parsePotentialSpec(value.potential);
+    } catch (err) {
+      why = (err as { details?: { reason?: string } }).details?.reason ?? why;
+    }
+    return `${e.slice(0, e.indexOf('/potential:') + 10)}: '${String(value.potential)}' is not a valid potential spec (${why}); valid forms: ${POTENTIAL_SPEC_FORMS.join(' | ')}`;
+  });
+}
 
 /**
  * The report configuration (schemas/report-config.schema.json): which studies to run and with which options. It is
@@ -109,7 +142,8 @@ export async function resolveConfig(data: unknown, what: string, modeOverride?: 
       violations.push(`/studies/${i}/study: the options schema of study ${def.name} does not compile (a bug in the study): ${(e as Error).message}`);
       continue;
     }
-    const errs = (path: string, value: unknown): string[] => (check(value) ? [] : prefixed(path, formatSchemaErrors(check.errors)));
+    const errs = (path: string, value: unknown): string[] =>
+      check(value) ? [] : specMessages(prefixed(path, formatSchemaErrors(check.errors)), isObj(value) ? value : {});
     const options = isObj(entry.options) ? entry.options : {};
     const modes = isObj(entry.modes) ? entry.modes : {};
     const modeOpts = isObj(modes[mode]) ? (modes[mode] as Record<string, unknown>) : {};
@@ -118,7 +152,19 @@ export async function resolveConfig(data: unknown, what: string, modeOverride?: 
     const over = MODES.flatMap((m) => (isObj(modes[m]) ? errs(`/studies/${i}/modes/${m}`, modes[m]) : []));
     violations.push(...own, ...over);
     if (own.length || over.length) continue;
-    const merged = { ...def.defaults(mode), ...options, ...modeOpts };
+    const given = { ...options, ...modeOpts };
+    const spec = typeof given.potential === 'string' ? given.potential : undefined;
+    if (!isBuiltinSpec(spec)) {
+      const missing = LENGTH_OPTIONS[def.name].filter((k) => given[k] === undefined);
+      if (missing.length) {
+        violations.push(
+          `/studies/${i}/options: potential '${spec}' is not a reduced-unit built-in, so give ${missing.join(', ')} ` +
+            `in its length unit (Angstrom for files and engines; the '${mode}' defaults are reduced-unit presets)`,
+        );
+        continue;
+      }
+    }
+    const merged = { ...def.defaults(mode), ...(isBuiltinSpec(spec) ? {} : specDefaults(def.name, given)), ...given };
     // The defaults are the study author's; if they do not validate the bug is theirs, but it must still stop the run.
     const bad = errs(`/studies/${i}/options`, merged);
     violations.push(...bad.map((e) => `${e} (after merging the '${mode}' defaults of study ${def.name})`));

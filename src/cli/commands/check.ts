@@ -5,7 +5,8 @@ import type { LatticeName } from '../../lattice/lattice.ts';
 import { ParameterError } from '../../util/errors.ts';
 import { flagBool, flagNumber, flagString, parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
-import { ENGINE_USAGE, engineTarget } from '../../engines/cli.ts';
+import { ENGINE_USAGE, engineTarget, potentialFlag } from '../../engines/cli.ts';
+import { isBuiltinSpec } from '../../potentials/spec.ts';
 
 /**
  * `mlip-verify check`: every verification check of src/checks on the default potentials (or one). The checks take any
@@ -47,8 +48,8 @@ export const command: Command = {
   name: 'check',
   summary: 'run the verification checks (derivatives, symmetries, locality, smoothness, extensivity, precision)',
   usage: [
-    'mlip-verify check [--potential name] [--seed n] [--cases k] [--only check1,check2] [--json]',
-    `  potentials: ${potentialNames().join(', ')} (default: all)`,
+    'mlip-verify check [--potential spec] [--seed n] [--cases k] [--only check1,check2] [--json]',
+    `  default: every built-in (${potentialNames().join(', ')})`,
     `  checks:     ${Object.keys(CHECKS).join(', ')}`,
     '  exit status 1 if any check fails; the seed column replays the worst case with --seed <seed> --cases 1',
     ENGINE_USAGE,
@@ -66,15 +67,16 @@ export const command: Command = {
     }
     const json = flagBool(a, 'json');
     const results: CheckResult[] = [];
-    if (flagString(a, 'engine')) {
-      const t = engineTarget(a); // external engine (src/engines): same checks, its own lattice and r0
+    const spec = potentialFlag(a);
+    if (spec !== undefined && !isBuiltinSpec(spec)) {
+      const t = engineTarget(a); // any other potential spec (src/potentials/spec.ts): same checks, its own lattice and r0
       try {
         results.push(...runChecks(t.pot, { seed, cases, lattice: t.lattice, r0: t.r0 }, names));
       } finally {
         await t.close();
       }
     } else
-    for (const t of targets(flagString(a, 'potential'))) {
+    for (const t of targets(spec)) {
       results.push(...runChecks(t.pot, { seed, cases, lattice: t.lattice }, names));
     }
     const failed = results.filter((r) => r.status === 'fail').length;

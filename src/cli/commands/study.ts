@@ -1,9 +1,14 @@
 import { BOUNDARY_KINDS, DEFECT_KINDS, type BoundaryKind, type DefectKind } from '../../lattice/domain.ts';
 import { LATTICE_NAMES, type LatticeName } from '../../lattice/lattice.ts';
-import { POTENTIALS, potentialNames } from '../../potentials/defaults.ts';
+import { potentialNames, POTENTIALS } from '../../potentials/defaults.ts';
+import { engineConfigFlags, ENGINE_USAGE, potentialFlag } from '../../engines/cli.ts';
+import { runOnPotential, SIZE_CONVENTION, type StudySetup } from '../../convergence/study-potential.ts';
+import type { ResolvedPotential } from '../../potentials/spec.ts';
+import { equilibriumLattice } from '../../potentials/equilibrium.ts';
 import { SOLVER_NAMES, type SolverName } from '../../relax/types.ts';
 import { ParameterError } from '../../util/errors.ts';
 import type { StudyResult } from '../../convergence/types.ts';
+import type { Trainer } from '../../fit/types.ts';
 import { flagBool, flagNumber, flagNumberList, flagString, parseArgs, type ParsedArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -25,45 +30,97 @@ function choice<T extends string>(p: ParsedArgs, name: string, valid: readonly T
   return v as T;
 }
 
+/** What a subcommand's body gets: the resolved potential, its lattice and dimension, and how to scale a preset. */
+interface CliSetup extends StudySetup {
+  dim: number;
+  builtin: boolean;
+  /** A preset size (written for the reduced built-ins, nearest-neighbour distance about 1) in the potential's units. */
+  len(x: number): number;
+  resolved: ResolvedPotential;
+}
+
+/**
+ * Resolve --potential (alias --engine; default eam-2d) and --lattice, run `body`, close an engine afterwards (also
+ * on error); the results carry the units (runOnPotential). Default sizes of reduced-unit presets are scaled by the
+ * potential's own stress-free nearest-neighbour distance and printed, so what ran is on record.
+ */
+async function onPotential<T extends StudyResult | StudyResult[]>(
+  p: ParsedArgs,
+  progress: (msg: string) => void,
+  body: (s: CliSetup) => T | Promise<T>,
+): Promise<T> {
+  const spec = potentialFlag(p, 'eam-2d')!;
+  const asked = flagString(p, 'lattice');
+  if (asked !== undefined && !LATTICE_NAMES.includes(asked as LatticeName)) {
+    throw new ParameterError(`--lattice '${asked}' is not one of: ${LATTICE_NAMES.join(', ')}`);
+  }
+  return runOnPotential(
+    { potential: spec, lattice: asked as LatticeName | undefined, engine: engineConfigFlags(p) },
+    (s, r) => {
+      const builtin = r.kind === 'builtin';
+      // Presets scale with the potential's own stress-free nearest-neighbour distance (not the file header's or the
+      // cutoff-based hint), so eam:<file> and lammps:<style>;<file> of one file get the same default sizes.
+      const scale = builtin ? 1 : equilibriumLattice(r.pot, s.lattice).lattice.r0;
+      const len = (x: number) => (builtin ? x : Number((x * scale).toPrecision(4)));
+      const dim = s.lattice === 'fcc' || s.lattice === 'bcc' ? 3 : 2;
+      progress(`potential ${spec}: ${s.lattice} (${asked ? '--lattice' : r.latticeSource}); lengths in ${r.units.length}, energies in ${r.units.energy}` +
+        (builtin ? '' : `; default sizes are the reduced presets x the stress-free r0 = ${scale.toPrecision(6)} ${r.units.length}`));
+      return body({ ...s, dim, builtin, len, resolved: r });
+    },
+    (addr) => progress(`mlip-verify: waiting for an i-PI client on ${addr}`),
+  );
+}
+
+/** A list of sizes given on the command line, else the preset scaled to the potential's units. */
+function sizesFlag(p: ParsedArgs, name: string, s: CliSetup, preset: number[]): number[] {
+  return flagNumberList(p, name) ?? preset.map(s.len);
+}
+function sizeFlag(p: ParsedArgs, name: string, s: CliSetup, preset: number): number {
+  return flagNumber(p, name) ?? s.len(preset);
+}
+
 export const SUBCOMMANDS: Record<string, StudySubcommand> = {
   domain: {
     summary: 'P1: defect relaxed in a clamped ball / periodic cell of size R vs a large reference (slopes -d/2, -d)',
     usage: [
-      'mlip-verify study domain [--lattice triangular|fcc|...] [--potential eam-2d|morse-2d|eam-fcc|...]',
+      'mlip-verify study domain [--lattice triangular|fcc|...] [--potential <spec>]',
       '    [--defect vacancy|divacancy|interstitial] [--boundary ball|periodic] [--sizes 8,11,16,23,32]',
       '    [--ref-size 128] [--check-ref-size R] [--solver auto|precon-lbfgs|lbfgs|newton-krylov|fire] [--tol 1e-10]',
       '    [--max-iterations N] [--pre-asymptotic R] [--json]',
       'Defaults: 2D sizes 8,11,16,23,32 with --ref-size 128; 3D sizes 4.5,5.5,6.5,8 with --ref-size 24 (about 20 min:',
-      'the 169,000-atom reference is most of it; a smaller one fails its own truncation check at these sizes).',
+      'the 169,000-atom reference is most of it; a smaller one fails its own truncation check at these sizes). Other',
+      '3D potentials: the same sizes and --ref-size 19, in nearest-neighbour distances (Cu: 11.5..20.4 A, 48.6 A).',
     ].join('\n'),
     async run(p, progress) {
       const { domainStudy } = await import('../../convergence/domain-study.ts');
-      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
-      const lattice = choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice);
-      const dim = lattice === 'fcc' || lattice === 'bcc' ? 3 : 2;
-      const defect = choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy');
-      const boundary = choice<BoundaryKind>(p, 'boundary', BOUNDARY_KINDS, 'ball');
-      const sizes = flagNumberList(p, 'sizes', dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8])!;
-      return domainStudy({
-        potential,
-        lattice,
-        defect,
-        boundary,
-        sizes,
-        refSize: flagNumber(p, 'ref-size', dim === 2 ? 128 : 24)!,
-        checkRefSize: flagNumber(p, 'check-ref-size'),
-        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
-        tol: flagNumber(p, 'tol', 1e-10),
-        maxIterations: flagNumber(p, 'max-iterations'),
-        preAsymptoticRadius: flagNumber(p, 'pre-asymptotic'),
-        progress,
-      });
+      return onPotential(p, progress, (s) =>
+        domainStudy({
+          pot: s.pot,
+          potential: s.potential,
+          lattice: s.lattice,
+          defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+          boundary: choice<BoundaryKind>(p, 'boundary', BOUNDARY_KINDS, 'ball'),
+          // 3D, other than the built-in: the built-in's sizes (Cu: 11.5..20.45 A) with a reference of 19 r0 (Cu 48.6 A,
+          // 84,000 atoms), the smallest that passes its own truncation check at these sizes (Cu_mishin1: estimated
+          // reference error 0.28 of the smallest energy-norm error, <= 1/3 needed; 40.9 A gave 0.38). Measured on
+          // Cu_mishin1 (31 min at load 20 on 2 cores): energy norm -1.47, E_f -2.89 pass; max norm -1.71 +- 0.10 fails,
+          // pre-asymptotic (pairwise slopes -1.56, -1.51, -2.06): larger sizes need a reference of about 200,000 atoms.
+          sizes: sizesFlag(p, 'sizes', s, s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]),
+          refSize: sizeFlag(p, 'ref-size', s, s.dim === 2 ? 128 : s.builtin ? 24 : 19),
+          checkRefSize: flagNumber(p, 'check-ref-size'),
+          solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+          tol: flagNumber(p, 'tol', 1e-10),
+          maxIterations: flagNumber(p, 'max-iterations'),
+          preAsymptoticRadius: flagNumber(p, 'pre-asymptotic'),
+          progress,
+        }),
+      );
     },
   },
   perturbation: {
     summary: 'P2: V + tW relaxed in one clamped ball; errors and linearisation remainders against t (slope 1, sharp)',
     usage: [
-      'mlip-verify study perturbation [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial] [--radius 16]',
+      'mlip-verify study perturbation [--potential <spec>] [--mode quick|default|thorough] [--defect vacancy|divacancy|interstitial] [--radius 16]',
       '    [--ts 1e-4,3.16e-4,...,1e-1] [--lattice-mode base|perturbed] [--solver auto|...] [--tol 1e-12] [--cg-tol 1e-12]',
       '    [--max-iterations N] [--json]',
       'W is an EAM term with the base cutoff and other shapes (perturbation-study.ts defaultPerturbation); base: both',
@@ -71,27 +128,30 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
     ].join('\n'),
     async run(p, progress) {
       const { perturbationStudy, definition, PERTURBATION_LATTICES } = await import('../../convergence/perturbation-study.ts');
-      const dflt = definition.defaults('default') as { radius: number; ts: number[] };
-      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
-      return perturbationStudy({
-        potential,
-        lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
-        defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
-        radius: flagNumber(p, 'radius', dflt.radius)!,
-        ts: flagNumberList(p, 'ts', dflt.ts)!,
-        latticeMode: choice(p, 'lattice-mode', PERTURBATION_LATTICES, 'base'),
-        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
-        tol: flagNumber(p, 'tol', 1e-12),
-        cgTol: flagNumber(p, 'cg-tol', 1e-12),
-        maxIterations: flagNumber(p, 'max-iterations'),
-        progress,
-      });
+      const mode = choice(p, 'mode', ['quick', 'default', 'thorough'] as const, 'default');
+      const dflt = definition.defaults(mode) as { radius: number; ts: number[] };
+      return onPotential(p, progress, (s) =>
+        perturbationStudy({
+          pot: s.pot,
+          potential: s.potential,
+          lattice: s.lattice,
+          defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+          radius: sizeFlag(p, 'radius', s, dflt.radius),
+          ts: flagNumberList(p, 'ts', dflt.ts)!,
+          latticeMode: choice(p, 'lattice-mode', PERTURBATION_LATTICES, 'base'),
+          solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+          tol: flagNumber(p, 'tol', 1e-12),
+          cgTol: flagNumber(p, 'cg-tol', 1e-12),
+          maxIterations: flagNumber(p, 'max-iterations'),
+          progress,
+        }),
+      );
     },
   },
   'fit-accuracy': {
     summary: 'P3: nested MLIP bases fitted on one training set; simulation errors against training force RMSE (slope 1)',
     usage: [
-      'mlip-verify study fit-accuracy [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial] [--ref-size 16]',
+      'mlip-verify study fit-accuracy [--potential <spec>] [--mode quick|default|thorough] [--defect vacancy|divacancy|interstitial] [--ref-size 16]',
       '    [--check-ref-size R] [--rdom 10] [--observations E+F|E+F+V|E+F+FC|E+F+V+FC] [--rattled 4] [--amplitude 0.03]',
       '    [--seed 1] [--levels 1,2,3,4,5] [--lambda 1e-10] [--solver auto|...] [--tol 1e-10] [--time-limit 60] [--json]',
       'Levels index the nested FIT_FAMILY of fit-accuracy-study.ts (1..5); every model is relaxed in the reference ball and in',
@@ -99,38 +159,42 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
     ].join('\n'),
     async run(p, progress) {
       const { fitAccuracyStudy, definition } = await import('../../convergence/fit-accuracy-study.ts');
-      const dflt = definition.defaults('default') as { refSize: number; levels: number[]; rDom: number };
-      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
-      return fitAccuracyStudy({
-        potential,
-        lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
-        defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
-        refSize: flagNumber(p, 'ref-size', dflt.refSize)!,
-        checkRefSize: flagNumber(p, 'check-ref-size'),
-        rDom: flagNumber(p, 'rdom', dflt.rDom)!,
-        observations: choice(p, 'observations', ['E+F', 'E+F+V', 'E+F+FC', 'E+F+V+FC'], 'E+F+V'),
-        rattled: flagNumber(p, 'rattled', 4),
-        rattleAmplitude: flagNumber(p, 'amplitude', 0.03),
-        seed: flagNumber(p, 'seed', 1),
-        levels: flagNumberList(p, 'levels', dflt.levels)!,
-        lambda: flagNumber(p, 'lambda'),
-        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
-        tol: flagNumber(p, 'tol', 1e-10),
-        timeLimitSeconds: flagNumber(p, 'time-limit', 60),
-        progress,
-      });
+      const mode = choice(p, 'mode', ['quick', 'default', 'thorough'] as const, 'default');
+      const dflt = definition.defaults(mode) as { refSize: number; levels: number[]; rDom: number };
+      return onPotential(p, progress, async (s) => [
+        await fitAccuracyStudy({
+          pot: s.pot,
+          potential: s.potential,
+          lattice: s.lattice,
+          defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+          refSize: sizeFlag(p, 'ref-size', s, dflt.refSize),
+          checkRefSize: flagNumber(p, 'check-ref-size'),
+          rDom: sizeFlag(p, 'rdom', s, dflt.rDom),
+          observations: choice(p, 'observations', ['E+F', 'E+F+V', 'E+F+FC', 'E+F+V+FC'], 'E+F+V'),
+          rattled: flagNumber(p, 'rattled', 4),
+          rattleAmplitude: flagNumber(p, 'amplitude', 0.03),
+          seed: flagNumber(p, 'seed', 1),
+          levels: flagNumberList(p, 'levels', dflt.levels)!,
+          lambda: flagNumber(p, 'lambda'),
+          solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+          tol: flagNumber(p, 'tol', 1e-10),
+          timeLimitSeconds: flagNumber(p, 'time-limit', 60),
+          progress,
+        }),
+      ]).then((r) => r[0]);
     },
   },
   'training-size': {
     summary: 'P4-P6: MLIP trained on defect cells of side R_dom, per observation set; error vs R_dom above the measured floor',
     usage: [
-      'mlip-verify study training-size [--potential eam-2d|...] [--defect vacancy|divacancy|interstitial]',
+      'mlip-verify study training-size [--potential <spec>] [--defect vacancy|divacancy|interstitial]',
       '    [--sizes 7,8,9.2,10.6,12.2,14] [--ref-size 16] [--check-ref-size R] [--sets E,E+F,E+F+V,E+F+FC,E+F+V+FC]',
       '    [--regime delta|linear] [--prior-potential P] [--prior-params alpha=3.6,C=0.03] [--level 3] [--lambda 1e-10]',
       '    [--weights E=1,F=1,V=0.1,FC=0.01] [--normalisation per-config|per-row] [--rattled 0] [--amplitude 0.03] [--seed 1]',
       '    [--exclude-roles defect-rattled,...] [--perfect-cells always|by-kind] [--floor-separation 30] [--floor-factor 3]',
       '    [--trainer module.ts | cmd:"fit {train} {model}" --trainer-engine mlip-json:{model}]',
-      '    [--mode quick|default|thorough] [--solver auto|...] [--tol 1e-10] [--json]',
+      '    [--mode quick|default|thorough] [--solver auto|...] [--tol 1e-10] [--relax-time-limit 60] [--relax-max-iterations N]',
+      '    [--json]',
       'The floor is measured (same trainer trained on the reference ball itself); a rate is fitted only when the error at',
       'the smallest R_dom is >= 30x the floor, otherwise the verdict is "at floor" and the bound itself is checked.',
     ].join('\n'),
@@ -166,41 +230,46 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
         for (const it of items) if (!valid.includes(it as T)) throw new ParameterError(`--${name}: '${it}' is not one of: ${valid.join(', ')}`);
         return items as T[];
       };
-      const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
       // An external trainer (src/engines/trainer-plugin.ts) replaces the regime/basis options.
       const trainerSpec = flagString(p, 'trainer');
-      let trainer;
+      let trainer: Trainer | undefined;
       if (trainerSpec !== undefined) {
         const { loadTrainer, parseTrainerSpec } = await import('../../engines/trainer-plugin.ts');
         trainer = await loadTrainer(parseTrainerSpec(trainerSpec, flagString(p, 'trainer-engine')));
       }
-      return trainingSizeStudy({
-        trainer,
-        potential,
-        lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
-        defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
-        sizes: flagNumberList(p, 'sizes', dflt.sizes)!,
-        refSize: flagNumber(p, 'ref-size', dflt.refSize)!,
-        checkRefSize: flagNumber(p, 'check-ref-size'),
-        observationSets: list('sets', OBSERVATION_SETS),
-        regime: choice(p, 'regime', ['delta', 'linear'] as const, 'delta'),
-        priorPotential: flagString(p, 'prior-potential') === undefined ? undefined : choice(p, 'prior-potential', potentialNames(), potential),
-        priorParams: keyValues('prior-params') ?? dflt.priorParams,
-        basisLevel: flagNumber(p, 'level', dflt.basisLevel),
-        lambda: flagNumber(p, 'lambda'),
-        kindWeights: { ...dflt.kindWeights, ...keyValues('weights', ['E', 'F', 'V', 'FC']) },
-        normalisation: choice(p, 'normalisation', ['per-config', 'per-row'] as const, 'per-config'),
-        rattled: flagNumber(p, 'rattled', dflt.rattled),
-        rattleAmplitude: flagNumber(p, 'amplitude'),
-        seed: flagNumber(p, 'seed'),
-        excludeRoles: list('exclude-roles', ['defect-relaxed', 'defect-rattled', 'strained-perfect', 'perfect'] as const),
-        perfectCells: choice(p, 'perfect-cells', ['always', 'by-kind'] as const, 'always'),
-        floorSeparation: flagNumber(p, 'floor-separation'),
-        floorFactor: flagNumber(p, 'floor-factor'),
-        solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
-        tol: flagNumber(p, 'tol', 1e-10),
-        progress,
-      });
+      return onPotential(p, progress, (s) =>
+        trainingSizeStudy({
+          trainer,
+          pot: s.pot,
+          potential: s.potential,
+          lattice: s.lattice,
+          defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
+          sizes: sizesFlag(p, 'sizes', s, dflt.sizes),
+          refSize: sizeFlag(p, 'ref-size', s, dflt.refSize),
+          checkRefSize: flagNumber(p, 'check-ref-size'),
+          observationSets: list('sets', OBSERVATION_SETS),
+          // The delta regime corrects a reduced-unit built-in prior; a file or engine potential has none: linear.
+          regime: choice(p, 'regime', ['delta', 'linear'] as const, s.builtin || flagString(p, 'prior-potential') ? 'delta' : 'linear'),
+          priorPotential: flagString(p, 'prior-potential') === undefined ? undefined : choice(p, 'prior-potential', potentialNames(), s.potential),
+          priorParams: keyValues('prior-params') ?? dflt.priorParams,
+          basisLevel: flagNumber(p, 'level', dflt.basisLevel),
+          lambda: flagNumber(p, 'lambda'),
+          kindWeights: { ...dflt.kindWeights, ...keyValues('weights', ['E', 'F', 'V', 'FC']) },
+          normalisation: choice(p, 'normalisation', ['per-config', 'per-row'] as const, 'per-config'),
+          rattled: flagNumber(p, 'rattled', dflt.rattled),
+          rattleAmplitude: flagNumber(p, 'amplitude'),
+          seed: flagNumber(p, 'seed'),
+          excludeRoles: list('exclude-roles', ['defect-relaxed', 'defect-rattled', 'strained-perfect', 'perfect'] as const),
+          perfectCells: choice(p, 'perfect-cells', ['always', 'by-kind'] as const, 'always'),
+          floorSeparation: flagNumber(p, 'floor-separation'),
+          floorFactor: flagNumber(p, 'floor-factor'),
+          relaxTimeLimit: flagNumber(p, 'relax-time-limit'),
+          relaxMaxIterations: flagNumber(p, 'relax-max-iterations'),
+          solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
+          tol: flagNumber(p, 'tol', 1e-10),
+          progress,
+        }),
+      );
     },
   },
   'worst-case': {
@@ -273,6 +342,8 @@ export function renderStudy(r: StudyResult): string {
   const measures = r.fits.map((f) => f.measure);
   const lines: string[] = [];
   lines.push(`study ${r.study}: ${r.label} (dimension ${r.dimension})`);
+  const u = r.settings.units as { length?: string; energy?: string } | undefined;
+  if (u) lines.push(`units: lengths in ${u.length}, energies in ${u.energy}`);
   const head = [r.xLabel.padEnd(22), ...measures.map((m) => m.padStart(16)), 'atoms'.padStart(9), 'iters'.padStart(7), 'max|F|'.padStart(11)];
   lines.push(head.join(' '));
   for (const pt of r.points) {
@@ -310,6 +381,8 @@ export const command: Command = {
   name: 'study',
   summary: 'run a convergence study and judge its rates against THEORY.md (subcommands: ' + Object.keys(SUBCOMMANDS).join(', ') + ')',
   usage: `mlip-verify study <subcommand> [options] [--json]\n\nsubcommands:\n${subUsage()}\n\n` +
+    `potential (every subcommand; default eam-2d):\n${ENGINE_USAGE}\n\nunits: ${SIZE_CONVENTION}. Default sizes are ` +
+    'presets for the reduced built-ins, scaled by the nearest-neighbour distance of any other potential (printed at the start).\n\n' +
     Object.values(SUBCOMMANDS).map((s) => s.usage).join('\n\n'),
   async run(argv: string[]): Promise<number> {
     const [sub, ...rest] = argv;
