@@ -4,7 +4,8 @@ import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
-import { lowestEigenvalue, type StabilityResult } from '../relax/stability.ts';
+import { lowestEigenvalue, strongStability, type StabilityResult } from '../relax/stability.ts';
+import { applyAssumptions, basinChange, relaxFrom, stabilityNote, stabilityRecord, transferField, type BasinCheck } from './branch.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { ParameterError, requireParam } from '../util/errors.ts';
 import { defectNeighbourGraph, displacementErrors, formationEnergyError } from './errors.ts';
@@ -49,6 +50,15 @@ export interface DomainStudyOptions {
   preAsymptoticRadius?: number;
   /** Rate tolerance (default 0.25, THEORY.md section 4). */
   tolerance?: number;
+  /** Basin-change threshold as a fraction of r0 (default BASIN_JUMP_FRACTION = 0.25, src/convergence/branch.ts). */
+  basinFraction?: number;
+  /** Margin on γ/μ for a strongly stable reference (default STABILITY_MARGIN, src/relax/stability.ts). */
+  stabilityMargin?: number;
+  /** Lanczos steps of the reference's strong-stability check (default 40: the pencil (H, L) is well conditioned). */
+  stabilitySteps?: number;
+  /** Initial guess of the nearest-neighbour distance for the stress-free lattice search (default 1, reduced units;
+   * give about the potential's r0 for a potential in Angstrom, e.g. 2.5 for Cu). */
+  r0Guess?: number;
   /** Called with a line of progress text (CLI: stderr). */
   progress?: (msg: string) => void;
 }
@@ -85,7 +95,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   const relaxOpts = { solver: o.solver ?? ('auto' as SolverName), tol, maxIterations: o.maxIterations };
   const sizes = [...o.sizes].sort((a, b) => a - b);
 
-  const perfect = equilibriumLattice(pot, latticeName);
+  const perfect = equilibriumLattice(pot, latticeName, o.r0Guess ?? 1);
   const lattice = perfect.lattice;
   const d = lattice.dim;
   const e0 = perfect.e0;
@@ -104,8 +114,31 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   log(`reference: ${o.defect} in a clamped ball R = ${o.refSize} (${lattice.name}, ${potName})`);
   const ref = relaxDefect(pot, makeDomain(lattice, o.defect, 'ball', o.refSize, pot.cutoff), { ...relaxOpts, e0 });
   log(`  ${ref.domain.keys.length} atoms, E_f = ${ref.formationEnergy}, ${ref.result.iterations} iterations`);
+  // The theory's hypothesis, measured on the reference itself: strong stability against ||Dv||^2.
+  const refStability = strongStability(pot, ref.result.structure, ref.domain.free, {
+    seed: 1,
+    iterations: o.stabilitySteps ?? 40,
+    margin: o.stabilityMargin,
+  });
+  log(`  strong stability: gamma/mu = ${refStability.relative.toExponential(3)} (${refStability.verdict})`);
+  // Every smaller domain starts on the reference's branch: the reference field restricted to its free atoms.
+  const branch: Array<{ size: number } & BasinCheck> = [];
+  const onBranch = (dom: Domain): DefectRelaxation => {
+    const r = relaxFrom(pot, dom, transferField(ref.field, dom), { ...relaxOpts, e0 });
+    const u = transferField(ref.field, { ...dom, free: new Uint8Array(dom.keys.length).fill(1) });
+    // Sites the reference does not list (none for a ball inside it) compare against 0, its clamped value.
+    branch.push({
+      size: dom.size,
+      ...basinChange(r.displacement, u, dom.keys, d, lattice.r0, {
+        fraction: o.basinFraction,
+        removeTranslation: dom.boundary === 'periodic',
+      }),
+    });
+    return r;
+  };
   log(`reference check: clamped ball R = ${checkRef}`);
-  const ref2 = relaxDefect(pot, makeDomain(lattice, o.defect, 'ball', checkRef, pot.cutoff), { ...relaxOpts, e0 });
+  const ref2 = onBranch(makeDomain(lattice, o.defect, 'ball', checkRef, pot.cutoff));
+  const refBranch = branch.pop()!;
   const refDiff = displacementErrors(ref2.field, ref.field, graph);
   const refDiffs: Record<string, number> = {
     energyNorm: refDiff.energyNorm,
@@ -118,7 +151,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   for (const R of sizes) {
     const dom = makeDomain(lattice, o.defect, o.boundary, R, pot.cutoff);
     log(`${o.boundary} R = ${R}: ${dom.keys.length} atoms`);
-    const r = relaxDefect(pot, dom, { ...relaxOpts, e0 });
+    const r = onBranch(dom);
     // Zero force is not enough: the theory's hypothesis is a strongly stable minimum (a symmetric start can end on a
     // saddle). The lowest curvature of each measured domain is recorded; a negative one fails the study.
     const st = lowestEigenvalue(pot, r.result.structure, dom.free, { seed: 1 });
@@ -131,7 +164,14 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
         maxNorm: e.maxNorm,
         formationEnergy: formationEnergyError(r.formationEnergyExact, ref.formationEnergyExact),
       },
-      info: { requestedSize: R, comparedSites: e.sites, ...describeRelax(r), lowestCurvature: st.rayleigh },
+      info: {
+        requestedSize: R,
+        comparedSites: e.sites,
+        ...describeRelax(r),
+        lowestCurvature: st.rayleigh,
+        branchShift: branch[branch.length - 1].maxShift,
+        leftBranch: branch[branch.length - 1].jumped,
+      },
     });
   }
 
@@ -139,13 +179,19 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   const dropFirst = points.filter((p) => (p.info!.requestedSize as number) < preR).length;
   const pred = p1Predictions(d);
   const xs = points.map((p) => p.x);
-  const fits: RateFit[] = MEASURES.map((m) =>
-    fitRate(
+  // Points off the reference branch say nothing about P1: they are left out of the fits, and a fit that lost any
+  // (or whose reference is not strongly stable, or whose reference check left the branch) is 'assumption fails'.
+  const jumpedIdx = new Set(branch.map((b, i) => (b.jumped ? i : -1)).filter((i) => i >= 0));
+  const jumped = [...(refBranch.jumped ? [refBranch] : []), ...branch.filter((b) => b.jumped)];
+  const fits: RateFit[] = MEASURES.map((m) => {
+    const f = fitRate(
       xs,
-      points.map((p) => p.errors[m]),
+      points.map((p, i) => (jumpedIdx.has(i) ? NaN : p.errors[m])),
       { measure: m, predicted: pred[m], kind: 'sharp', tolerance: o.tolerance ?? 0.25, dropFirst },
-    ),
-  );
+    );
+    for (const dp of f.dropped) if (jumpedIdx.has(dp.index)) dp.reason = 'left the reference branch (basin change)';
+    return applyAssumptions(f, jumped, refStability, o.defect, lattice.r0);
+  });
 
   // Reference truncation: Richardson estimate of the large reference's own error e(R_ref) from the difference of the
   // two references at the predicted rate p; it must be <= 1/3 of the smallest error used in the fit, else the
@@ -184,9 +230,19 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       );
     }
   }
+  notes.push(stabilityNote(refStability, o.defect, `reference (clamped ball R = ${o.refSize})`));
+  const allBranch = [refBranch, ...branch];
+  notes.push(
+    jumped.length
+      ? `some relaxations left the reference branch although they started from the reference field: ` +
+          jumped.map((b) => `R = ${b.size}: atom ${b.atom} ${b.maxShift.toExponential(2)} from the reference (threshold ${b.threshold.toExponential(2)})`).join('; ')
+      : `every domain was relaxed from the reference field restricted to it and stayed on its branch: largest atom ` +
+          `shift from the reference ${Math.max(...allBranch.map((b) => b.maxShift)).toExponential(2)} (basin-change threshold ` +
+          `${allBranch[0].threshold.toExponential(2)} = ${allBranch[0].fraction} r0)`,
+  );
   const unstable = stability.filter((x) => x.verdict === 'unstable');
   if (unstable.length) {
-    verdicts.push('fail');
+    verdicts.push('assumption fails');
     notes.push(
       `the relaxed ${o.defect} is not a strongly stable minimum (THEORY.md section 1), so P1 does not apply: lowest ` +
         `curvature (Rayleigh quotient of a Lanczos vector, a proof of a negative eigenvalue) ` +
@@ -219,7 +275,9 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     xLabel: o.boundary === 'ball' ? 'ball radius R' : 'periodic cell side R',
     points,
     fits,
-    verdict: combineVerdicts(verdicts),
+    // Without a strongly stable reference (or with a saddle among the measured domains) nothing measured here is
+    // evidence about P1, the reference check included: the verdict is the failed assumption, never pass or fail.
+    verdict: refStability.verdict !== 'strongly stable' || unstable.length ? 'assumption fails' : combineVerdicts(verdicts),
     dropRule:
       `points with R < ${preR.toFixed(3)} (2 x cutoff ${pot.cutoff}: the defect core and its interaction range) are ` +
       `pre-asymptotic (${dropFirst} dropped); non-positive errors cannot be fitted; no fit-accuracy floor applies`,
@@ -235,6 +293,8 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       refSize: o.refSize,
       reference: { ...describeRelax(ref), boundary: 'ball' },
       referenceCheck,
+      referenceStability: stabilityRecord(refStability),
+      branch: allBranch.map((b) => ({ size: b.size, maxShift: b.maxShift, atom: b.atom, threshold: b.threshold, leftBranch: b.jumped })),
       stability: stability.map((x) => ({ size: x.size, lowestCurvature: x.rayleigh, residual: x.residual, verdict: x.verdict, lanczosSteps: x.iterations, seed: x.seed })),
       solver: relaxOpts.solver,
       tol,
@@ -267,6 +327,10 @@ export const definition: StudyDefinition = {
       maxIterations: { type: 'integer', minimum: 1 },
       preAsymptoticRadius: { type: 'number', minimum: 0 },
       tolerance: { type: 'number', exclusiveMinimum: 0 },
+      basinFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+      stabilityMargin: { type: 'number', minimum: 0 },
+      stabilitySteps: { type: 'integer', minimum: 2 },
+      r0Guess: { type: 'number', exclusiveMinimum: 0 },
     },
   },
   defaults(mode: StudyMode) {
