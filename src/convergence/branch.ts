@@ -118,7 +118,7 @@ export function transferField(from: { keys: readonly string[]; u: Float64Array }
 /** One phrase of evidence for a basin change. */
 export function branchEvidence(b: { t?: number; maxShift: number; atom: string | null; threshold: number }, r0: number): string {
   return (
-    `${b.t !== undefined ? `t = ${b.t.toExponential(1)}: ` : ''}atom ${b.atom} ends ${b.maxShift.toExponential(2)} ` +
+    `${b.t !== undefined ? `t = ${b.t.toExponential(1)}: ` : ''}${b.atom === null ? 'an atom' : `atom ${b.atom}`} ends ${b.maxShift.toExponential(2)} ` +
     `(${(b.maxShift / r0).toFixed(2)} r0) from the branch's prediction, threshold ${b.threshold.toExponential(2)}`
   );
 }
