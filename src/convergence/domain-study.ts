@@ -137,7 +137,9 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   // far field adds elastic modes, which are stiff against ||Dv||^2 (gamma/mu ~ 0.2-0.4) whatever the radius, and the
   // check ball costs 2^d times less than the reference (a 3D reference ball of 50k atoms would cost more than its
   // relaxation).
-  const refStability = strongStability(pot, ref2.result.structure, ref2.domain.free, {
+  // If the check ball itself left the branch, its state is another minimum: measure the reference ball instead.
+  const stabilityOn = refBranch.jumped ? ref : ref2;
+  const refStability = strongStability(pot, stabilityOn.result.structure, stabilityOn.domain.free, {
     seed: 1,
     iterations: o.stabilitySteps ?? 30,
     margin: o.stabilityMargin,
@@ -234,7 +236,15 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       );
     }
   }
-  notes.push(stabilityNote(refStability, o.defect, `reference defect (relaxed on the reference branch in the check ball R = ${checkRef})`));
+  notes.push(
+    stabilityNote(
+      refStability,
+      o.defect,
+      refBranch.jumped
+        ? `reference defect (in the reference ball R = ${o.refSize}: the check ball left its branch)`
+        : `reference defect (relaxed on the reference branch in the check ball R = ${checkRef})`,
+    ),
+  );
   const allBranch = [refBranch, ...branch];
   notes.push(
     jumped.length
@@ -279,9 +289,11 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     xLabel: o.boundary === 'ball' ? 'ball radius R' : 'periodic cell side R',
     points,
     fits,
-    // Without a strongly stable reference (or with a saddle among the measured domains) nothing measured here is
-    // evidence about P1, the reference check included: the verdict is the failed assumption, never pass or fail.
-    verdict: refStability.verdict !== 'strongly stable' || unstable.length ? 'assumption fails' : combineVerdicts(verdicts),
+    // Without a strongly stable reference, with a saddle among the measured domains or with a relaxation off the
+    // reference branch, what is measured here is not evidence about P1 (the reference check included): the verdict
+    // is the failed assumption, never pass or fail.
+    verdict:
+      refStability.verdict !== 'strongly stable' || unstable.length || jumped.length ? 'assumption fails' : combineVerdicts(verdicts),
     dropRule:
       `points with R < ${preR.toFixed(3)} (2 x cutoff ${pot.cutoff}: the defect core and its interaction range) are ` +
       `pre-asymptotic (${dropFirst} dropped); non-positive errors cannot be fitted; no fit-accuracy floor applies`,
@@ -297,7 +309,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       refSize: o.refSize,
       reference: { ...describeRelax(ref), boundary: 'ball' },
       referenceCheck,
-      referenceStability: { ...stabilityRecord(refStability), ballRadius: checkRef },
+      referenceStability: { ...stabilityRecord(refStability), ballRadius: stabilityOn.domain.size },
       branch: allBranch.map((b) => ({ size: b.size, maxShift: b.maxShift, atom: b.atom, threshold: b.threshold, leftBranch: b.jumped })),
       stability: stability.map((x) => ({ size: x.size, lowestCurvature: x.rayleigh, residual: x.residual, verdict: x.verdict, lanczosSteps: x.iterations, seed: x.seed })),
       solver: relaxOpts.solver,

@@ -361,7 +361,7 @@ export function perturbationStudy(o: PerturbationStudyOptions): StudyResult {
     points,
     fits,
     // An unstable or weakly stable reference: no measurement here is evidence about P2 (the resolution check included).
-    verdict: st.verdict !== 'strongly stable' ? 'assumption fails' : combineVerdicts(verdicts),
+    verdict: st.verdict !== 'strongly stable' || jumped.length ? 'assumption fails' : combineVerdicts(verdicts),
     dropRule:
       'none: P2 has no pre-asymptotic range beyond the linear regime and no fit floor; every t is fitted (non-positive ' +
       'errors cannot be fitted and would be listed). Remainder points below the solver resolution fail the study instead of being dropped',
