@@ -1,5 +1,5 @@
 import { basisCount, sitePosition, siteKey, type Lattice } from '../lattice/lattice.ts';
-import { INTERSTITIAL_KEY } from '../lattice/domain.ts';
+import { defectExtraSites, type DefectKind } from '../lattice/domain.ts';
 import { HP } from '../util/decimal.ts';
 import { ParameterError } from '../util/errors.ts';
 import { NeumaierSum } from '../util/sum.ts';
@@ -243,11 +243,8 @@ export function formationEnergyError(a: string | number, b: string | number): nu
   return new HP(a).minus(new HP(b)).abs().toNumber();
 }
 
-/** The graph to compare defect fields on: the lattice's nearest-neighbour graph, plus the interstitial atom (key
- * INTERSTITIAL_KEY, at lattice.interstitial) when the defect has one. */
+/** The graph to compare defect fields on: the lattice's nearest-neighbour graph, plus the defect's extra atoms
+ * (interstitial, the two atoms of a 3D dumbbell; src/lattice/domain.ts defectExtraSites) when it has any. */
 export function defectNeighbourGraph(lattice: Lattice, defect: string): NeighbourGraph {
-  return latticeNeighbourGraph(
-    lattice,
-    defect === 'interstitial' ? [{ key: INTERSTITIAL_KEY, position: lattice.interstitial }] : [],
-  );
+  return latticeNeighbourGraph(lattice, defect === 'none' ? [] : defectExtraSites(lattice, defect as DefectKind));
 }

@@ -10,6 +10,7 @@ import { MlipVerifyError, ParameterError, requireParam } from '../util/errors.ts
 import { defectNeighbourGraph, displacementErrors } from './errors.ts';
 import { freeForces, solveHessian } from './linear-response.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
+import { applyAssumptions, BASIN_JUMP_FRACTION } from './branch.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
@@ -252,9 +253,15 @@ export async function fitAccuracyStudy(o: FitAccuracyStudyOptions): Promise<Stud
         latticeStress: m.latticeStress,
         halfBallErrors: halfErr,
         referenceAdequate: e.referenceAdequate,
+        // Basin change: the MLIP's minimum is not on the reference's branch if an atom ends more than
+        // BASIN_JUMP_FRACTION r0 from the reference (the max norm of the error, both in the same clamped ball).
+        leftBranch: errors.maxNorm > BASIN_JUMP_FRACTION * lattice.r0,
       },
     });
   }
+  const jumped = points
+    .filter((p) => p.info?.leftBranch === true)
+    .map((p) => ({ maxShift: p.errors.maxNorm, atom: null, threshold: BASIN_JUMP_FRACTION * lattice.r0 }));
 
   const tolerance = o.tolerance ?? 0.25;
   const xs = points.map((p) => p.x);
@@ -264,11 +271,16 @@ export async function fitAccuracyStudy(o: FitAccuracyStudyOptions): Promise<Stud
     if (!g.linear) dropFirst = j + 1;
   });
   const fits: RateFit[] = P3_MEASURES.map((k) => {
-    const f = fitRate(
+    const f0 = fitRate(
       xs,
-      points.map((p) => p.errors[k]),
+      points.map((p) => (p.info?.leftBranch === true ? NaN : p.errors[k])),
       { measure: k, predicted: 1, kind: 'sharp', tolerance, dropFirst },
     );
+    for (const dp of f0.dropped) {
+      if (points[dp.index].info?.leftBranch === true) dp.reason = 'the MLIP relaxation left the reference branch (basin change)';
+    }
+    const f = applyAssumptions(f0, jumped, null, o.defect, lattice.r0);
+    if (f.verdict === 'assumption fails') return f;
     // E_f is first order in the site-energy error at the core, which neither the force RMSE nor the per-atom energy
     // RMSE of the training set controls (measured: it can stall while both fall), so slope 1 for E_f is a hypothesis:
     // a miss is 'not observed', never a pass.

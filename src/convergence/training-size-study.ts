@@ -11,6 +11,7 @@ import type { SitePotential } from '../potentials/types.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { ConvergenceError, ParameterError, requireParam } from '../util/errors.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
+import { applyAssumptions, BASIN_JUMP_FRACTION } from './branch.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
@@ -255,6 +256,8 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
     return {
       errors: { energyNorm: e.energyNorm, maxNorm: e.maxNorm, formationEnergy: e.formationEnergy },
       info: {
+        // Basin change: an atom more than BASIN_JUMP_FRACTION r0 from the reference (same clamped ball).
+        leftBranch: e.maxNorm > BASIN_JUMP_FRACTION * ref.lattice.r0,
         rDom: rDom === 'floor' ? 'floor' : periodicSide(tr, ref),
         requestedRDom: rDom,
         trainer: fit.inputs.trainer,
@@ -352,7 +355,7 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
     const floors: Record<string, number> = {};
     const boundChecks: Record<string, unknown> = {};
     const judgeMeasure = (m: string, predicted: number, hypothesis: boolean, label = m): RateFit => {
-      const errs = points.map((p) => p.errors[m]);
+      const errs = points.map((p) => (p.info?.leftBranch === true ? NaN : p.errors[m]));
       const fl = floor.errors[m];
       floors[label] = fl;
       const sep = errs[o.dropFirst ?? 0] / fl;
@@ -405,6 +408,10 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
         fits.push(judgeMeasure(m === 'energyNorm' ? 'energyNorm' : 'maxNorm', pred.p5[m], true, lab));
       }
     }
+    const jumped = points
+      .filter((p) => p.info?.leftBranch === true)
+      .map((p) => ({ maxShift: p.errors.maxNorm, atom: null, threshold: BASIN_JUMP_FRACTION * ref.lattice.r0 }));
+    for (let i = 0; i < fits.length; i++) fits[i] = applyAssumptions(fits[i], jumped, null, o.defect, ref.lattice.r0);
     const verdicts: Verdict[] = fits.map((f) => f.verdict);
     const comp = points[0]?.info?.composition as Record<string, { configs: number }> | undefined;
     notes.push(

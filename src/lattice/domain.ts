@@ -2,13 +2,58 @@ import { GeometryError, ParameterError, requireParam } from '../util/errors.ts';
 import { basisCount, sitePosition, siteKey, type Lattice } from './lattice.ts';
 import { assertCellFitsCutoff, perpendicularWidths, type Structure } from './structure.ts';
 
-export type DefectKind = 'none' | 'vacancy' | 'divacancy' | 'interstitial';
-export const DEFECT_KINDS: readonly DefectKind[] = ['none', 'vacancy', 'divacancy', 'interstitial'];
+/**
+ * Point defects at the origin. 'interstitial' is the self-interstitial in its standard stable form: in 2D an atom at
+ * a triangle (square) centre; in 3D the split dumbbell, <100> in fcc and <110> in bcc (the origin's atom replaced by
+ * a pair straddling it). 'interstitial-octahedral' (3D only) is one extra atom at the octahedral site, kept as a named
+ * variant: in most metals it is not the lowest minimum (often not a minimum at all, which the studies' stability
+ * check then reports).
+ */
+export type DefectKind = 'none' | 'vacancy' | 'divacancy' | 'interstitial' | 'interstitial-octahedral';
+export const DEFECT_KINDS: readonly DefectKind[] = ['none', 'vacancy', 'divacancy', 'interstitial', 'interstitial-octahedral'];
 export type BoundaryKind = 'ball' | 'periodic';
 export const BOUNDARY_KINDS: readonly BoundaryKind[] = ['ball', 'periodic'];
 
-/** Key of the interstitial atom (not a lattice site). */
+/** Key of the interstitial atom (not a lattice site); a 3D dumbbell's second atom is DUMBBELL_KEY. */
 export const INTERSTITIAL_KEY = 'int:0';
+export const DUMBBELL_KEY = 'int:1';
+
+/**
+ * Half the separation of the unrelaxed dumbbell, in units of the cubic lattice constant a, along its axis: fcc [100]
+ * and bcc [110]/sqrt(2). A start geometry only (the relaxation sets the true separation, e.g. about 0.6 a in Cu): it
+ * keeps each atom farther than 0.5 r0 from every lattice site and on the dumbbell's symmetry axis, so the relaxation
+ * stays on that axis.
+ */
+export const DUMBBELL_HALF_SEPARATION = { fcc: 0.3, bcc: 0.25 * Math.SQRT2 } as const;
+
+/** Unit axis of the 3D split dumbbell: <100> in fcc, <110> in bcc. */
+export function dumbbellAxis(l: Lattice): number[] {
+  if (l.name === 'fcc') return [1, 0, 0];
+  if (l.name === 'bcc') return [Math.SQRT1_2, Math.SQRT1_2, 0];
+  throw new ParameterError(`the split-dumbbell interstitial is defined for fcc and bcc, not ${l.name}`);
+}
+
+/**
+ * The atoms a defect adds that are not lattice sites, with their stable keys and unrelaxed positions: 2D interstitial
+ * (INTERSTITIAL_KEY at lattice.interstitial), 3D dumbbell (INTERSTITIAL_KEY at +s axis, DUMBBELL_KEY at -s axis;
+ * the origin's site is removed), 3D octahedral interstitial (INTERSTITIAL_KEY at lattice.interstitial).
+ */
+export function defectExtraSites(l: Lattice, defect: DefectKind): Array<{ key: string; position: Float64Array }> {
+  checkDefect(defect, l);
+  if (defect === 'interstitial-octahedral' || (defect === 'interstitial' && l.dim === 2)) {
+    return [{ key: INTERSTITIAL_KEY, position: Float64Array.from(l.interstitial) }];
+  }
+  if (defect === 'interstitial') {
+    const axis = dumbbellAxis(l);
+    const a = Math.sqrt(l.cell[0] ** 2 + l.cell[1] ** 2 + l.cell[2] ** 2);
+    const s = DUMBBELL_HALF_SEPARATION[l.name as 'fcc' | 'bcc'] * a;
+    return [
+      { key: INTERSTITIAL_KEY, position: Float64Array.from(axis, (c) => s * c) },
+      { key: DUMBBELL_KEY, position: Float64Array.from(axis, (c) => -s * c) },
+    ];
+  }
+  return [];
+}
 
 /**
  * A computational domain around a point defect at the origin.
@@ -38,20 +83,25 @@ export interface Domain {
 
 function removedKeys(l: Lattice, defect: DefectKind): Set<string> {
   const zero = new Array(l.dim).fill(0);
-  if (defect === 'vacancy') return new Set([siteKey(zero, 0)]);
+  if (defect === 'vacancy' || (defect === 'interstitial' && l.dim === 3)) return new Set([siteKey(zero, 0)]);
   if (defect === 'divacancy') return new Set([siteKey(zero, 0), siteKey(l.divacancyPartner.cell, l.divacancyPartner.basis)]);
   return new Set();
 }
 
-function checkDefect(defect: DefectKind): void {
+function checkDefect(defect: DefectKind, l: Lattice): void {
   if (!DEFECT_KINDS.includes(defect)) {
     throw new ParameterError(`unknown defect '${defect}'; valid defects: ${DEFECT_KINDS.join(', ')}`);
+  }
+  if (defect === 'interstitial-octahedral' && l.dim !== 3) {
+    throw new ParameterError(
+      `defect 'interstitial-octahedral' is a 3D defect (fcc, bcc); on the 2D ${l.name} lattice use 'interstitial'`,
+    );
   }
 }
 
 /** Clamped ball of radius R around the defect, with a fixed buffer of width 2 * cutoff. */
 export function ballDomain(l: Lattice, defect: DefectKind, R: number, cutoff: number): Domain {
-  checkDefect(defect);
+  checkDefect(defect, l);
   requireParam('R (ball radius)', R, (v) => v > 0, '> 0');
   requireParam('cutoff', cutoff, (v) => v > 0, '> 0');
   const d = l.dim;
@@ -91,9 +141,9 @@ export function ballDomain(l: Lattice, defect: DefectKind, R: number, cutoff: nu
     }
   };
   visit(0);
-  if (defect === 'interstitial') {
-    for (let a = 0; a < d; a++) pos.push(l.interstitial[a]);
-    keys.push(INTERSTITIAL_KEY);
+  for (const e of defectExtraSites(l, defect)) {
+    for (let a = 0; a < d; a++) pos.push(e.position[a]);
+    keys.push(e.key);
     free.push(1);
     en.push(1);
   }
@@ -125,7 +175,7 @@ export function periodicRepetitions(l: Lattice, R: number): number[] {
 
 /** Periodic supercell of side about R (whole conventional cells), centred on the defect at the origin. */
 export function periodicDomain(l: Lattice, defect: DefectKind, R: number, cutoff: number, reps?: number[]): Domain {
-  checkDefect(defect);
+  checkDefect(defect, l);
   requireParam('R (periodic cell side)', R, (v) => v > 0, '> 0');
   requireParam('cutoff', cutoff, (v) => v > 0, '> 0');
   const d = l.dim;
@@ -156,9 +206,9 @@ export function periodicDomain(l: Lattice, defect: DefectKind, R: number, cutoff
     }
   };
   visit(0);
-  if (defect === 'interstitial') {
-    for (let a = 0; a < d; a++) pos.push(l.interstitial[a]);
-    keys.push(INTERSTITIAL_KEY);
+  for (const e of defectExtraSites(l, defect)) {
+    for (let a = 0; a < d; a++) pos.push(e.position[a]);
+    keys.push(e.key);
   }
   const structure: Structure = { dim: d, positions: Float64Array.from(pos), cell };
   assertCellFitsCutoff(structure, cutoff);
