@@ -22,6 +22,7 @@ import { solveHessian } from './linear-response.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
+import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts';
 import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 
 /**
@@ -854,6 +855,7 @@ export const definition: StudyDefinition = {
     return { ...base, sizes: [10, 12.5, 15.5, 19.5], refSize: 24, linearisation: lin([0.25, 0.5, 1]) };
   },
   async run(options, ctx: StudyContext) {
-    return worstCaseStudy({ ...(options as unknown as WorstCaseStudyOptions), progress: ctx.progress });
+    // Through runOnPotential like every study, so the results record their units (built-in priors only, so far).
+    return runOnPotential(options as StudyPotentialOptions, () => worstCaseStudy({ ...(options as unknown as WorstCaseStudyOptions), progress: ctx.progress }));
   },
 };

@@ -89,10 +89,10 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       '    [--max-iterations N] [--pre-asymptotic R] [--json]',
       'Defaults: 2D sizes 8,11,16,23,32 with --ref-size 128; 3D sizes 4.5,5.5,6.5,8 with --ref-size 24 (about 20 min:',
       'the 169,000-atom reference is most of it; a smaller one fails its own truncation check at these sizes). Other',
-      '3D potentials: the same sizes and --ref-size 19, in nearest-neighbour distances (Cu: 11.5..20.4 A, 48.6 A).',
+      '3D potentials: sizes 2.09,2.45,2.91,3.45 and --ref-size 7.63 in cutoffs (Cu_mishin1: 11.5..19 A, 42 A, 52,924 atoms).',
     ].join('\n'),
     async run(p, progress) {
-      const { domainStudy } = await import('../../convergence/domain-study.ts');
+      const { domainStudy, realMetalDomainPreset } = await import('../../convergence/domain-study.ts');
       return onPotential(p, progress, (s) =>
         domainStudy({
           pot: s.pot,
@@ -100,13 +100,17 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           lattice: s.lattice,
           defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
           boundary: choice<BoundaryKind>(p, 'boundary', BOUNDARY_KINDS, 'ball'),
-          // 3D, other than the built-in: the built-in's sizes (Cu: 11.5..20.45 A) with a reference of 19 r0 (Cu 48.6 A,
-          // 84,000 atoms), the smallest that passes its own truncation check at these sizes (Cu_mishin1: estimated
-          // reference error 0.28 of the smallest energy-norm error, <= 1/3 needed; 40.9 A gave 0.38). Measured on
-          // Cu_mishin1 (31 min at load 20 on 2 cores): energy norm -1.47, E_f -2.89 pass; max norm -1.71 +- 0.10 fails,
-          // pre-asymptotic (pairwise slopes -1.56, -1.51, -2.06): larger sizes need a reference of about 200,000 atoms.
-          sizes: sizesFlag(p, 'sizes', s, s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]),
-          refSize: sizeFlag(p, 'ref-size', s, s.dim === 2 ? 128 : s.builtin ? 24 : 19),
+          // 3D, other than a built-in: sizes in units of the cutoff (realMetalDomainPreset; Cu_mishin1: 11.5..19 A, reference
+          // 42 A = 52,924 atoms), measured to pass the slopes (-1.52 / -1.89 / -2.97) and the reference's own truncation
+          // check on the clamped ball. The built-in's sizes x r0 with a 19 r0 reference (84,000 atoms) passed the check
+          // but measured a pre-asymptotic max-norm slope (-1.71).
+          ...(() => {
+            const real = s.dim === 3 && !s.builtin ? realMetalDomainPreset(s.pot.cutoff) : null;
+            return {
+              sizes: flagNumberList(p, 'sizes') ?? real?.sizes ?? (s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]).map(s.len),
+              refSize: flagNumber(p, 'ref-size') ?? real?.refSize ?? s.len(s.dim === 2 ? 128 : 24),
+            };
+          })(),
           checkRefSize: flagNumber(p, 'check-ref-size'),
           solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
           tol: flagNumber(p, 'tol', 1e-10),
@@ -127,7 +131,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       "relaxations on V's stress-free lattice (remainders measured); perturbed: V + tW on its own lattice.",
     ].join('\n'),
     async run(p, progress) {
-      const { perturbationStudy, definition, PERTURBATION_LATTICES } = await import('../../convergence/perturbation-study.ts');
+      const { perturbationStudy, definition, PERTURBATION_LATTICES, realMetalPerturbationRadius } = await import('../../convergence/perturbation-study.ts');
       const mode = choice(p, 'mode', ['quick', 'default', 'thorough'] as const, 'default');
       const dflt = definition.defaults(mode) as { radius: number; ts: number[] };
       return onPotential(p, progress, (s) =>
@@ -136,7 +140,8 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           potential: s.potential,
           lattice: s.lattice,
           defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
-          radius: sizeFlag(p, 'radius', s, dflt.radius),
+          // A real metal: about 2 cutoffs (realMetalPerturbationRadius; Cu_u3: 10 A, 2,778 atoms, measured to pass).
+          radius: flagNumber(p, 'radius') ?? (s.dim === 3 && !s.builtin ? realMetalPerturbationRadius(s.pot.cutoff) : s.len(dflt.radius)),
           ts: flagNumberList(p, 'ts', dflt.ts)!,
           latticeMode: choice(p, 'lattice-mode', PERTURBATION_LATTICES, 'base'),
           solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
@@ -309,7 +314,9 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       const potential = choice(p, 'potential', potentialNames(), 'eam-2d');
       const amplitudes = flagNumberList(p, 'amplitudes');
       const linR = flagNumber(p, 'linearisation-rdom');
-      return worstCaseStudy({
+      // Built-in priors only (the class is prior + linear correction); runOnPotential records the units.
+      return runOnPotential({ potential }, () =>
+        worstCaseStudy({
         potential,
         lattice: choice<LatticeName>(p, 'lattice', LATTICE_NAMES, POTENTIALS[potential].lattice),
         defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
@@ -328,7 +335,8 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
         solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
         tol: flagNumber(p, 'tol', 1e-10),
         progress,
-      });
+      }),
+      );
     },
   },
 };
