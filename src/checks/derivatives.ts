@@ -1,11 +1,12 @@
-import { buildNeighbourList, type NeighbourList } from '../lattice/neighbours.ts';
+import { buildNeighbourList } from '../lattice/neighbours.ts';
 import { assertCellFitsCutoff, atomCount, type Structure } from '../lattice/structure.ts';
 import { evaluate, forceConstants, hessianVector } from '../potentials/evaluate.ts';
 import { declaresKinks, kinksAlong } from '../potentials/knots.ts';
-import type { EvalResult, LinearPath, SitePotential } from '../potentials/types.ts';
+import type { LinearPath, SitePotential } from '../potentials/types.ts';
 import { Rng } from '../util/rng.ts';
-import { applyStrain, caseConfig, deriveSeed, maxAbs, maxAbsDiff, worstComponent } from './configs.ts';
+import { applyStrain, caseConfig, deriveSeed, maxAbs } from './configs.ts';
 import { lineIntegral } from './quadrature.ts';
+import { roundOffSample } from './roundoff.ts';
 import {
   FLOOR,
   HVP_TOLERANCE,
@@ -37,37 +38,6 @@ const S_STRAIN = 2e-6;
 const S_HVP = 2e-6;
 const MAX_KINKS = 24;
 const GL_ORDER = 4;
-
-function energyAt(pot: SitePotential, s: Structure, positions: Float64Array, cell: Float64Array | null): number {
-  return evaluate(pot, { dim: s.dim, positions, cell }).energy;
-}
-
-/**
- * Round-off scale of one evaluation: how much E and F change under exact symmetries that reorder the arithmetic (three
- * random permutations of the atoms, one with a rigid translation), at least 4 u |E|. An engine may recentre a
- * translated cell, so permutations are the probe that always changes its summation order (LAMMPS eam/fs, Fe_mm, 128
- * atoms: ~4e-12 eV on 540 eV).
- */
-function roundOffSample(pot: SitePotential, s: Structure, r0: number, base: EvalResult, seed: number): { energy: number; force: number } {
-  let e = 4 * 2 ** -53 * Math.abs(base.energy);
-  let f = 4 * 2 ** -53 * maxAbs(base.forces);
-  const rng = new Rng(seed ^ 0x0f0f0f0f);
-  const d = s.dim;
-  const n = atomCount(s);
-  for (let q = 0; q < 3; q++) {
-    const perm = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(rng.uniform() * (i + 1));
-      [perm[i], perm[j]] = [perm[j], perm[i]];
-    }
-    const x = new Float64Array(s.positions.length);
-    for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) x[i * d + a] = s.positions[perm[i] * d + a] + (q === 2 ? 0.37 * r0 : 0);
-    const r = evaluate(pot, { dim: d, positions: x, cell: s.cell });
-    e = Math.max(e, Math.abs(r.energy - base.energy));
-    for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) f = Math.max(f, Math.abs(r.forces[i * d + a] - base.forces[perm[i] * d + a]));
-  }
-  return { energy: e, force: f };
-}
 
 /**
  * Round-off bound of an end-point difference, in sampled round-offs (roundOffSample): two independent end points, and
