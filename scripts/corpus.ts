@@ -84,8 +84,10 @@ function eamTargets(): Array<{ file: string; format: EamFormat; element: string 
       const { lattice, note } = latticeFor(e.latticeType);
       const w = (e.latticeType ?? '').toLowerCase();
       const a = e.latticeConstant;
-      // Nearest-neighbour distance of the file's own lattice constant (fcc a/sqrt 2, bcc a sqrt 3 / 2).
-      const r0 = a && a > 0 && w === lattice ? (w === 'fcc' ? a / Math.SQRT2 : (a * Math.sqrt(3)) / 2) : undefined;
+      // Nearest-neighbour distance of the file's own lattice constant (fcc a/sqrt 2, bcc a sqrt 3 / 2; hcp: a itself,
+      // the nearest-neighbour distance of both close packings, for its fcc stand-in).
+      const r0 =
+        a && a > 0 && (w === lattice || w === 'hcp') ? (w === 'hcp' ? a : w === 'fcc' ? a / Math.SQRT2 : (a * Math.sqrt(3)) / 2) : undefined;
       out.push({ file, format: f.format, element: f.format === 'funcfl' ? undefined : e.name, name: e.name, lattice, note, r0 });
     }
   }
