@@ -2,14 +2,16 @@ import type { SitePotential } from '../potentials/types.ts';
 import { checkForceConstants, checkForces, checkHessianVector, checkVirial } from './derivatives.ts';
 import { checkExtensivity } from './extensivity.ts';
 import { checkCompensatedSum, checkHighPrecision } from './precision.ts';
-import { checkCutoffSmoothness, checkInvariance, checkLocality } from './symmetry.ts';
+import { checkCutoffSmoothness, checkKnotRegularity } from './regularity.ts';
+import { checkInvariance, checkLocality } from './symmetry.ts';
 import type { CheckFn, CheckOptions, CheckResult } from './types.ts';
 
 export * from './types.ts';
 export { checkForceConstants, checkForces, checkHessianVector, checkVirial } from './derivatives.ts';
 export { checkExtensivity } from './extensivity.ts';
 export { checkCompensatedSum, checkHighPrecision, exactDecimal } from './precision.ts';
-export { checkCutoffSmoothness, checkInvariance, checkLocality } from './symmetry.ts';
+export { checkInvariance, checkLocality } from './symmetry.ts';
+export { checkCutoffSmoothness, checkKnotRegularity, splineSecondDerivativeJumps, type Continuity } from './regularity.ts';
 export { withoutSiteEnergies } from './wrappers.ts';
 
 /**
@@ -24,6 +26,7 @@ export const CHECKS: Readonly<Record<string, CheckFn>> = {
   invariance: checkInvariance,
   locality: checkLocality,
   'cutoff-smoothness': checkCutoffSmoothness,
+  'knot-regularity': checkKnotRegularity,
   extensivity: checkExtensivity,
   'high-precision': checkHighPrecision,
   'compensated-sum': checkCompensatedSum,

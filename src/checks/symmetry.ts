@@ -1,8 +1,8 @@
 import { atomCount, inverse, type Structure } from '../lattice/structure.ts';
-import { evaluate, hessianVector } from '../potentials/evaluate.ts';
+import { evaluate } from '../potentials/evaluate.ts';
 import type { EvalResult, SitePotential } from '../potentials/types.ts';
 import { Rng } from '../util/rng.ts';
-import { caseConfig, deriveSeed, latticeR0, maxAbs, rattledCluster, randomRotation, rotateRows } from './configs.ts';
+import { caseConfig, deriveSeed, maxAbs, randomRotation, rotateRows } from './configs.ts';
 import { FLOOR, makeResult, NO_SITE_ENERGIES, skipResult, Worst, type CheckOptions, type CheckResult } from './types.ts';
 
 
@@ -216,75 +216,4 @@ export function checkLocality(pot: SitePotential, opts: CheckOptions): CheckResu
   }
   if (tested === 0) w.update(NaN, { seed: opts.seed, reason: 'no admissible move found' });
   return makeResult('locality', pot, w.value, tol, { ...w.detail, moves: tested }, nCases);
-}
-
-/**
- * Smoothness at the cutoff: an atom crosses the cutoff sphere of the centre atom of a compact rattled cluster; it is
- * placed at distance rc - delta and rc + delta (delta = 1e-6 r0), a displacement dx = 2 delta u. The mover also
- * interacts smoothly with the other atoms, so E and F change at first order anyway; what must vanish is the change
- * beyond the trapezoidal prediction:
- *   energy: |E(+) - E(-) + (F(+) + F(-))/2 . dx|,   forces: |F(+) - F(-) + (H(+) dx + H(-) dx)/2|_inf,
- * which is O(delta^3) for a C^3 energy. A truncated potential leaves phi(rc) ~ 1e-2 in the energy residual, a shifted
- * one phi'(rc) ~ 1e-2 in the force residual, and a force-shifted one (jump in the Hessian) delta * phi''(rc) ~ 1e-8.
- * Round-off is ~eps |E| ~ 1e-14. Tolerance 1e-10 (reduced units), so E, F and H must all be continuous.
- */
-export function checkCutoffSmoothness(pot: SitePotential, opts: CheckOptions): CheckResult {
-  const tol = 1e-10;
-  const nCases = opts.cases ?? 2;
-  const w = new Worst();
-  const rc = pot.cutoff;
-  for (let c = 0; c < nCases; c++) {
-    const seed = deriveSeed(opts.seed, c);
-    const lattice = opts.lattice ?? 'triangular';
-    const r0 = latticeR0(pot, opts);
-    const cl = rattledCluster(lattice, r0, 1.05 * r0, seed, opts.rattle ?? 0.04);
-    const d = cl.dim;
-    const n = atomCount(cl);
-    const rng = new Rng(seed ^ 0x1f83d9ab);
-    const delta = 1e-6 * r0;
-    let best: { e: number; detail: Record<string, unknown> } | null = null;
-    for (let attempt = 0; attempt < 50 && !best; attempt++) {
-      // A random direction, kept if the mover stays >= 0.8 r0 from every cluster atom.
-      const u = new Float64Array(d);
-      for (let a = 0; a < d; a++) u[a] = rng.normal();
-      const un = Math.hypot(...u);
-      for (let a = 0; a < d; a++) u[a] /= un;
-      const make = (r: number): Structure => {
-        const pos = new Float64Array((n + 1) * d);
-        pos.set(cl.positions);
-        for (let a = 0; a < d; a++) pos[n * d + a] = cl.positions[a] + r * u[a];
-        return { dim: d, positions: pos, cell: null };
-      };
-      const probe = make(rc);
-      let ok = true;
-      for (let k = 1; k < n && ok; k++) {
-        let r2 = 0;
-        for (let a = 0; a < d; a++) r2 += (probe.positions[n * d + a] - cl.positions[k * d + a]) ** 2;
-        if (r2 < (0.8 * r0) ** 2) ok = false;
-      }
-      if (!ok) continue;
-      const sm = make(rc - delta);
-      const sp = make(rc + delta);
-      const lo = evaluate(pot, sm);
-      const hi = evaluate(pot, sp);
-      const v = new Float64Array((n + 1) * d);
-      for (let a = 0; a < d; a++) v[n * d + a] = 2 * delta * u[a];
-      const hvLo = hessianVector(pot, sm, v);
-      const hvHi = hessianVector(pot, sp, v);
-      let fdx = 0;
-      for (let a = 0; a < d; a++) fdx += 0.5 * (hi.forces[n * d + a] + lo.forces[n * d + a]) * v[n * d + a];
-      const eRes = Math.abs(hi.energy - lo.energy + fdx);
-      let fRes = 0;
-      for (let i = 0; i < hi.forces.length; i++) {
-        fRes = nanMax(fRes, Math.abs(hi.forces[i] - lo.forces[i] + 0.5 * (hvHi[i] + hvLo[i])));
-      }
-      best = {
-        e: nanMax(eRes, fRes),
-        detail: { energyResidual: eRes, forceResidual: fRes, energyChange: hi.energy - lo.energy, atoms: n + 1 },
-      };
-    }
-    if (!best) best = { e: NaN, detail: { reason: 'no free direction found' } };
-    w.update(best.e, { seed, boundary: 'open', cutoff: rc, delta, ...best.detail });
-  }
-  return makeResult('cutoff-smoothness', pot, w.value, tol, w.detail, nCases);
 }

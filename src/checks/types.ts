@@ -7,7 +7,12 @@ import type { SitePotential } from '../potentials/types.ts';
  * `{ seed: worstCase.seed, cases: 1 }`). A check that cannot run on a potential (an external engine that reports no
  * site energies, a model without a high-precision path) is `skip`, never `pass`.
  */
-export type CheckStatus = 'pass' | 'fail' | 'skip';
+export type CheckStatus = 'pass' | 'fail' | 'skip' | 'inconclusive' | 'finding';
+/*
+ * 'inconclusive': the measurement's own error estimate is too large to call the result either way (a FAIL must be
+ * sure). 'finding': a property of the potential reported with numbers, not a defect of its derivatives (e.g. "C1
+ * only at the cutoff"); it does not make `check` exit non-zero.
+ */
 
 export interface CheckResult {
   readonly name: string;
@@ -18,6 +23,13 @@ export interface CheckResult {
   /** Why the check was skipped, e.g. "skipped: engine reports no site energies". */
   readonly skipped?: string;
   readonly worst: number;
+  /**
+   * Error estimate of the measurement behind `worst`, in the same units (quadrature and round-off of the line
+   * integrals): a FAIL is only called when worst exceeds both the tolerance and 3 x this estimate.
+   */
+  readonly estimate?: number;
+  /** One line saying what failed (or was found) where, and how sure it is. */
+  readonly summary?: string;
   readonly tolerance: number;
   readonly worstCase: { seed: number } & Record<string, unknown>;
   readonly cases: number;
@@ -108,6 +120,75 @@ export function skipResult(name: string, pot: SitePotential, reason: string, see
     tolerance: NaN,
     worstCase: { seed },
     cases: 0,
+  };
+}
+
+/** Significance a discrepancy needs over its error estimate to be called a failure. */
+export const SIGNIFICANCE = 3;
+
+/**
+ * Verdict on one measurement: pass when both the discrepancy and its error estimate are within the tolerance; fail
+ * when the discrepancy exceeds the tolerance and SIGNIFICANCE x its estimate; otherwise inconclusive.
+ */
+export function judge(discrepancy: number, estimate: number, tol: number): 'pass' | 'fail' | 'inconclusive' {
+  if (!Number.isFinite(discrepancy) || Number.isNaN(estimate)) return 'fail';
+  if (discrepancy <= tol && estimate <= tol) return 'pass';
+  if (discrepancy > tol && discrepancy > SIGNIFICANCE * estimate) return 'fail';
+  return 'inconclusive';
+}
+
+const RANK = { pass: 0, inconclusive: 1, fail: 2 } as const;
+
+/**
+ * Worst measurement of a judged check: failures outrank inconclusive results, which outrank passes; within a rank the
+ * largest discrepancy wins. NaN fails and sticks.
+ */
+export class JudgedWorst {
+  status: 'pass' | 'fail' | 'inconclusive' = 'pass';
+  value = -Infinity;
+  estimate = 0;
+  detail: { seed: number } & Record<string, unknown> = { seed: 0 };
+  update(v: number, est: number, tol: number, detail: { seed: number } & Record<string, unknown>): void {
+    const st = judge(v, est, tol);
+    if (Number.isNaN(this.value)) return;
+    if (Number.isNaN(v) || RANK[st] > RANK[this.status] || (RANK[st] === RANK[this.status] && v > this.value)) {
+      this.status = st;
+      this.value = v;
+      this.estimate = est;
+      this.detail = detail;
+    }
+  }
+}
+
+/** Result of a judged check; `what` names the measured quantity at the worst case for the summary line. */
+export function judgedResult(
+  name: string,
+  pot: SitePotential,
+  w: JudgedWorst,
+  tolerance: number,
+  cases: number,
+  what: string,
+): CheckResult {
+  const v = w.value;
+  const e = w.estimate;
+  const sig = e > 0 ? `${(v / e).toPrecision(2)}x its error estimate ${e.toExponential(1)}` : 'error estimate 0';
+  const summary =
+    w.status === 'fail'
+      ? `${what}: discrepancy ${v.toExponential(2)} > tolerance ${tolerance.toExponential(0)}, ${sig}`
+      : w.status === 'inconclusive'
+        ? `${what}: discrepancy ${v.toExponential(2)} not resolved: error estimate ${e.toExponential(1)} (tolerance ${tolerance.toExponential(0)})`
+        : undefined;
+  return {
+    name,
+    potential: pot.name,
+    status: w.status,
+    passed: w.status === 'pass',
+    worst: v,
+    estimate: e,
+    ...(summary ? { summary } : {}),
+    tolerance,
+    worstCase: w.detail,
+    cases,
   };
 }
 

@@ -2,6 +2,7 @@ import { readEamFile, type EamFile, type EamFormat } from '../io/eam-file.ts';
 import { GeometryError, ParameterError } from '../util/errors.ts';
 import type { Structure } from '../lattice/structure.ts';
 import { EAMPotential, type HalfList } from './eam.ts';
+import type { KnotGrid } from './knots.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
 
 /**
@@ -115,6 +116,10 @@ export class TabulatedPair implements RadialFunction {
     readonly z2r: LammpsSpline,
     readonly cutoff: number,
   ) {}
+  /** Where phi is only C1 (src/potentials/knots.ts): the spline's knots, its clamp, the cutoff. */
+  get knots(): KnotGrid {
+    return { step: this.z2r.delta, count: this.z2r.knots, end: this.cutoff, spline: this.z2r, over: 'r' };
+  }
   eval(r: number, out: Float64Array): void {
     if (r >= this.cutoff) {
       out[0] = out[1] = out[2] = 0;
@@ -140,6 +145,10 @@ export class TabulatedDensity implements RadialFunction {
     readonly rhor: LammpsSpline,
     readonly cutoff: number,
   ) {}
+  /** Where rho is only C1 (src/potentials/knots.ts). */
+  get knots(): KnotGrid {
+    return { step: this.rhor.delta, count: this.rhor.knots, end: this.cutoff, spline: this.rhor, over: 'r' };
+  }
   eval(r: number, out: Float64Array): void {
     if (r >= this.cutoff) {
       out[0] = out[1] = out[2] = 0;
@@ -158,6 +167,10 @@ export class TabulatedEmbedding implements EmbeddingFunction {
     readonly frho: LammpsSpline,
     readonly rhomax: number,
   ) {}
+  /** Where F is only C1 (src/potentials/knots.ts): its knots; rhomax (the linear extension) is the last one. */
+  get knots(): KnotGrid {
+    return { step: this.frho.delta, count: this.frho.knots, end: Infinity, spline: this.frho, over: 'rho' };
+  }
   eval(rho: number, out: Float64Array, site: number): void {
     if (!Number.isFinite(rho)) throw new GeometryError(`site ${site}: EAM density ${rho} is not finite`, { site, rho });
     this.frho.eval(rho, out);

@@ -39,6 +39,18 @@ export interface SitePotential {
   evaluate(s: Structure, nl: NeighbourList): EvalResult;
   /** Hessian of the total energy applied to v (v flat like positions): d/dt grad E(x + t v) at t = 0. */
   hessianVector(s: Structure, nl: NeighbourList, v: Float64Array): Float64Array;
+  /**
+   * Optional: the parameters t in (t0, t1) at which the energy along the straight path (positions + t path.positions,
+   * cell + t path.cell) may fail to be infinitely differentiable (a table's knots, a cutoff crossed). Derivative
+   * checks split their line integrals there, so a C1 spline is judged on its pieces, not across its kinks.
+   */
+  kinksAlong?(s: Structure, path: LinearPath, t0: number, t1: number): number[];
+}
+
+/** Direction of a straight path in configuration space: d positions/dt and d cell/dt (null: the cell is fixed). */
+export interface LinearPath {
+  readonly positions: Float64Array;
+  readonly cell: Float64Array | null;
 }
 
 /** Length and energy units of a potential, as words for reports ('Angstrom', 'eV', 'reduced'). */

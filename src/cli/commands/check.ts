@@ -7,6 +7,7 @@ import { flagBool, flagNumber, flagString, parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ENGINE_USAGE, engineTarget, potentialFlag } from '../../engines/cli.ts';
 import { isBuiltinSpec } from '../../potentials/spec.ts';
+import { withLammpsKnots } from '../../checks/engine-knots.ts';
 
 /**
  * `mlip-verify check`: every verification check of src/checks on the default potentials (or one). The checks take any
@@ -29,19 +30,27 @@ function fmt(x: number): string {
   return Number.isFinite(x) ? x.toExponential(2) : String(x);
 }
 
+const WORD: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP', inconclusive: 'INCONCLUSIVE', finding: 'FINDING' };
+
+/**
+ * The results table: worst value with its error estimate (where the check measures one), tolerance, result, seed;
+ * then one line per FAIL, INCONCLUSIVE or FINDING saying what and how sure (CheckResult.summary).
+ */
 export function formatTable(results: readonly CheckResult[]): string {
   const rows = results.map((r) => [
     r.potential,
     r.name,
     r.status === 'skip' ? '-' : fmt(r.worst),
+    r.estimate === undefined || r.status === 'skip' ? '-' : fmt(r.estimate),
     r.status === 'skip' ? '-' : fmt(r.tolerance),
-    r.status === 'skip' ? (r.skipped ?? 'SKIP') : r.passed ? 'PASS' : 'FAIL',
+    r.status === 'skip' ? (r.skipped ?? 'SKIP') : WORD[r.status],
     String(r.worstCase.seed),
   ]);
-  const head = ['potential', 'check', 'worst', 'tolerance', 'result', 'seed'];
+  const head = ['potential', 'check', 'worst', '+-estimate', 'tolerance', 'result', 'seed'];
   const width = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
   const line = (cells: string[]) => cells.map((c, k) => c.padEnd(width[k])).join('  ').trimEnd();
-  return [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  const notes = results.filter((r) => r.summary && r.status !== 'pass').map((r) => `${WORD[r.status]} ${r.summary}`);
+  return [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
 export const command: Command = {
@@ -51,7 +60,8 @@ export const command: Command = {
     'mlip-verify check [--potential spec] [--seed n] [--cases k] [--only check1,check2] [--json]',
     `  default: every built-in (${potentialNames().join(', ')})`,
     `  checks:     ${Object.keys(CHECKS).join(', ')}`,
-    '  exit status 1 if any check fails; the seed column replays the worst case with --seed <seed> --cases 1',
+    '  exit status 1 if any check fails (inconclusive results and findings do not); the seed column replays the worst',
+    '  case with --seed <seed> --cases 1',
     ENGINE_USAGE,
   ].join('\n'),
   async run(argv) {
@@ -71,7 +81,9 @@ export const command: Command = {
     if (spec !== undefined && !isBuiltinSpec(spec)) {
       const t = engineTarget(a); // any other potential spec (src/potentials/spec.ts): same checks, its own lattice and r0
       try {
-        results.push(...runChecks(t.pot, { seed, cases, lattice: t.lattice, r0: t.r0 }, names));
+        // A LAMMPS EAM engine gets the knots of the file it runs (read natively), so the checks cut paths there.
+        const pot = withLammpsKnots(t.pot, spec);
+        results.push(...runChecks(pot, { seed, cases, lattice: t.lattice, r0: t.r0 }, names));
       } finally {
         await t.close();
       }
@@ -83,7 +95,10 @@ export const command: Command = {
     if (json) console.log(JSON.stringify({ seed, cases, failed, results }, null, 2));
     else {
       console.log(formatTable(results));
-      console.log(`\n${results.length} checks, ${failed} failed, ${results.filter((r) => r.status === 'skip').length} skipped (seed ${seed})`);
+      const count = (st: CheckResult['status']) => results.filter((r) => r.status === st).length;
+      console.log(
+        `\n${results.length} checks, ${failed} failed, ${count('inconclusive')} inconclusive, ${count('finding')} findings, ${count('skip')} skipped (seed ${seed})`,
+      );
     }
     return failed > 0 ? 1 : 0;
   },
