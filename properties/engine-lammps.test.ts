@@ -105,11 +105,22 @@ describe.skipIf(!!why)('LAMMPS fix ipi round trip (Cu_mishin1.eam.alloy, metal u
       [cli, 'check', '--engine', `lammps:eam/alloy;* * ${potFile} Cu`, '--lattice', 'fcc', '--seed', '1', '--cases', '1', '--json'],
       { encoding: 'utf8', timeout: 300_000 },
     );
-    const report = JSON.parse(r.stdout) as { results: Array<{ name: string; status: string; worst: number; tolerance: number }> };
+    const report = JSON.parse(r.stdout) as { results: Array<{ name: string; status: string; worst: number; tolerance: number; summary?: string }> };
     console.log(report.results.map((x) => `${x.name}: ${x.status} worst ${x.worst} tol ${x.tolerance}`).join('\n'));
     for (const x of report.results) {
       if (['locality', 'high-precision', 'compensated-sum'].includes(x.name)) expect(x.status, x.name).toBe('skip');
-      else expect(x.status, `${x.name}: ${JSON.stringify(x)}`).toBe('pass');
+      // Second derivatives of a C1 table through an engine whose Hessian is finite differences of forces: a step that
+      // straddles a knot cannot decide them, and the check says so (the native model of the file judges them, and
+      // passes: properties/checks-tabulated.test.ts). Never a pass it did not earn, never a fail.
+      else if (['hessian-vector', 'force-constants'].includes(x.name)) {
+        expect(x.status, `${x.name}: ${JSON.stringify(x)}`).toBe('inconclusive');
+        expect(x.summary).toMatch(/finite differences of forces .*kinks/);
+      }
+      // The file's tables are C1 at their knots: a finding about the potential, reported with the jump sizes.
+      else if (x.name === 'knot-regularity') {
+        expect(x.status).toBe('finding');
+        expect(x.summary).toMatch(/C1 only at the table knots/);
+      } else expect(x.status, `${x.name}: ${JSON.stringify(x)}`).toBe('pass');
     }
     expect(r.status).toBe(0);
   }, 300_000);

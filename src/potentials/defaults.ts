@@ -20,7 +20,9 @@ function num(p: Record<string, number> | undefined, key: string, dflt: number): 
   return v === undefined ? dflt : v;
 }
 
-export const POTENTIALS: Record<string, PotentialFactory> = {
+/** A null-prototype table: a name such as 'toString' or '__proto__' is not a potential (fast-check found
+ * `POTENTIALS['toString']` truthy, so the spec parser took 'toString' for a built-in). */
+const TABLE: Record<string, PotentialFactory> = {
   'eam-2d': {
     description: 'EAM for the 2D triangular lattice: Morse pair, exponential density, quadratic embedding',
     lattice: 'triangular',
@@ -62,6 +64,7 @@ export const POTENTIALS: Record<string, PotentialFactory> = {
       ),
   },
 };
+export const POTENTIALS: Record<string, PotentialFactory> = Object.assign(Object.create(null) as Record<string, PotentialFactory>, TABLE);
 
 export function potentialNames(): string[] {
   return Object.keys(POTENTIALS);
