@@ -40,12 +40,11 @@ export interface StabilityOptions {
   seed?: number;
 }
 
-export function lowestEigenvalue(
-  pot: SitePotential,
-  s: Structure,
-  free: Uint8Array | null,
-  opts: StabilityOptions = {},
-): StabilityResult {
+/**
+ * What both stability measures share: the neighbour list, the free degrees of freedom (less the translations when
+ * every atom is free), the projection onto that subspace and the projected Hessian-vector product, with its count.
+ */
+function freeHessian(pot: SitePotential, s: Structure, free: Uint8Array | null, opts: StabilityOptions) {
   assertCellFitsCutoff(s, pot.cutoff);
   const d = s.dim;
   const n = s.positions.length / d;
@@ -55,10 +54,6 @@ export function lowestEigenvalue(
   for (let i = 0; i < n; i++) if (!free || free[i]) dof += d;
   if (allFree) dof -= d;
   if (dof < 1) throw new ParameterError('stability check needs at least one free degree of freedom');
-  const k = Math.min(opts.iterations ?? 80, dof);
-  const seed = opts.seed ?? 1;
-
-  // Projection onto the free, translation-free subspace.
   const project = (v: Float64Array): void => {
     for (let i = 0; i < n; i++) if (free && !free[i]) for (let a = 0; a < d; a++) v[i * d + a] = 0;
     if (allFree) {
@@ -70,13 +65,23 @@ export function lowestEigenvalue(
       }
     }
   };
-  let hvps = 0;
+  const hvps = { count: 0 };
   const H = (v: Float64Array): Float64Array => {
-    hvps++;
+    hvps.count++;
     const w = pot.hessianVector(s, nl, v);
     project(w);
     return w;
   };
+  return { d, n, nl, dof, k: Math.min(opts.iterations ?? 80, dof), seed: opts.seed ?? 1, project, H, hvps };
+}
+
+export function lowestEigenvalue(
+  pot: SitePotential,
+  s: Structure,
+  free: Uint8Array | null,
+  opts: StabilityOptions = {},
+): StabilityResult {
+  const { d, n, k, seed, project, H, hvps } = freeHessian(pot, s, free, opts);
   const dot = (a: Float64Array, b: Float64Array): number => {
     let t = 0;
     for (let i = 0; i < a.length; i++) t += a[i] * b[i];
@@ -154,7 +159,7 @@ export function lowestEigenvalue(
     roundoff,
     verdict: rayleigh < -roundoff ? 'unstable' : 'stable',
     iterations: m,
-    hessianVectorProducts: hvps,
+    hessianVectorProducts: hvps.count,
     seed,
   };
 }
@@ -202,37 +207,9 @@ export function strongStability(
   free: Uint8Array | null,
   opts: StabilityOptions & { margin?: number } = {},
 ): StrongStabilityResult {
-  assertCellFitsCutoff(s, pot.cutoff);
-  const d = s.dim;
-  const n = s.positions.length / d;
-  const nl = buildNeighbourList(s, pot.cutoff);
-  const allFree = !free || free.every((f) => f !== 0);
-  let dof = 0;
-  for (let i = 0; i < n; i++) if (!free || free[i]) dof += d;
-  if (allFree) dof -= d;
-  if (dof < 1) throw new ParameterError('stability check needs at least one free degree of freedom');
-  const k = Math.min(opts.iterations ?? 80, dof);
-  const seed = opts.seed ?? 1;
+  const { d, n, nl, k, seed, project, H, hvps } = freeHessian(pot, s, free, opts);
   const margin = opts.margin ?? STABILITY_MARGIN;
   const L = new LaplacianPrecon(d, s, nl, free, { mu: 1 });
-  const project = (v: Float64Array): void => {
-    for (let i = 0; i < n; i++) if (free && !free[i]) for (let a = 0; a < d; a++) v[i * d + a] = 0;
-    if (allFree) {
-      for (let a = 0; a < d; a++) {
-        let m = 0;
-        for (let i = 0; i < n; i++) m += v[i * d + a];
-        m /= n;
-        for (let i = 0; i < n; i++) v[i * d + a] -= m;
-      }
-    }
-  };
-  let hvps = 0;
-  const H = (v: Float64Array): Float64Array => {
-    hvps++;
-    const w = pot.hessianVector(s, nl, v);
-    project(w);
-    return w;
-  };
   const Lx = (v: Float64Array): Float64Array => {
     const y = new Float64Array(v.length);
     L.apply(v, y);
@@ -362,7 +339,7 @@ export function strongStability(
     residual,
     verdict: gamma < -roundoff ? 'unstable' : relative >= margin ? 'strongly stable' : 'weakly stable',
     iterations: m,
-    hessianVectorProducts: hvps,
+    hessianVectorProducts: hvps.count,
     seed,
   };
 }
