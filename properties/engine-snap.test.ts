@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { checkCutoffSmoothness } from '../src/checks/index.ts';
+import { checkCutoffSmoothness, checkForces } from '../src/checks/index.ts';
 import { DEBIAN_POTENTIALS, findSnapLammps, LammpsPotential } from '../src/engines/lammps.ts';
 
 /**
@@ -73,6 +73,19 @@ describe.skipIf(!!why)('check --engine on LAMMPS SNAP (Ni_Zuo_JPCA2020)', () => 
       expect(jump(atRc)).toBeGreaterThan(100 * jump(inside));
     } finally {
       await pot.dispose();
+    }
+  }, 300_000);
+
+  test('an explicit multi-element SNAP (InP, chemflag 1): one element mapped alone is rejected by LAMMPS, with both mapped (P an empty type) its forces are the derivatives of its energy', async () => {
+    const D = process.env.LAMMPS_POTENTIALS ?? DEBIAN_POTENTIALS;
+    const coeff = (els: string) => [`* * ${join(D, 'InP_JCPA2020.snapcoeff')} ${join(D, 'InP_JCPA2020.snapparam')} ${els}`];
+    expect(() => new LammpsPotential({ pairStyle: 'snap', pairCoeff: coeff('In'), lmp: LMP! })).toThrow(/Incorrect SNAP parameter file/);
+    const both = new LammpsPotential({ pairStyle: 'snap', pairCoeff: coeff('In P'), atomTypes: 2, lmp: LMP! });
+    try {
+      const r = checkForces(both, { seed: 1, cases: 1, components: 2, lattice: 'fcc', r0: 3.3 });
+      expect(r.status, JSON.stringify(r)).toBe('pass');
+    } finally {
+      await both.dispose();
     }
   }, 300_000);
 });

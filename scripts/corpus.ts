@@ -174,7 +174,7 @@ function hasSnap(lmp: string): boolean {
 }
 
 /** SNAP potentials: single-element include files as they are; two-element ones with one element (its snap + zbl). */
-function snapTargets(): Array<{ file: string; element: string; spec: string; lattice: LatticeName; note: string }> {
+function snapTargets(): Array<{ file: string; element: string; spec: string; lattice: LatticeName; note: string; atomTypes?: number }> {
   const lat: Record<string, [LatticeName, string]> = {
     Cu: ['fcc', 'fcc'],
     Ni: ['fcc', 'fcc'],
@@ -204,13 +204,25 @@ function snapTargets(): Array<{ file: string; element: string; spec: string; lat
     const inner = /zblcutinner\s+(?:index|equal)\s+(\S+)/.exec(text)?.[1];
     const outer = /zblcutouter\s+(?:index|equal)\s+(\S+)/.exec(text)?.[1];
     const Z: Record<string, number> = { In: 49, P: 15, W: 74, Be: 4 };
+    // An explicit multi-element SNAP (chemflag 1) sizes its descriptors by every element it maps: LAMMPS rejects a
+    // one-element mapping ('Incorrect SNAP parameter file': ncoeff of the file != that of one element). So all its
+    // elements are mapped, the studied one first as type 1, the others declared as empty atom types.
+    const chem = /^\s*chemflag\s+1\b/m.test(readFileSync(join(DIR, coeff[2]), 'utf8'));
     for (const el of els) {
       const [l, note] = lat[el] ?? ['fcc', 'fcc'];
-      const snapCoeff = `* * ${zbl ? 'snap ' : ''}${join(DIR, coeff[1])} ${join(DIR, coeff[2])} ${el}`;
+      const mapped = chem ? [el, ...els.filter((x) => x !== el)] : [el];
+      const snapCoeff = `* * ${zbl ? 'snap ' : ''}${join(DIR, coeff[1])} ${join(DIR, coeff[2])} ${mapped.join(' ')}`;
       const spec = zbl && inner && outer && Z[el]
         ? `lammps:hybrid/overlay zbl ${inner} ${outer} snap;1 1 zbl ${Z[el]} ${Z[el]};${snapCoeff}`
         : `lammps:snap;${snapCoeff.replace(/^\* \* snap /, '* * ')}`;
-      out.push({ file: f, element: el, spec, lattice: l, note: `${note}; single element of a ${els.join('')} potential${/table/.test(text) ? ' (its He tables omitted)' : ''}` });
+      out.push({
+        file: f,
+        element: el,
+        spec,
+        lattice: l,
+        atomTypes: mapped.length,
+        note: `${note}; single element of a ${els.join('')} potential${/table/.test(text) ? ' (its He tables omitted)' : ''}${chem ? ` (chemflag 1: ${mapped.slice(1).join(' ')} mapped to empty atom types)` : ''}`,
+      });
     }
   }
   return out;
@@ -235,7 +247,7 @@ async function snapPart(): Promise<void> {
     const entry: Entry = { file: t.file, style: 'snap', element: t.element, lattice: t.lattice, latticeNote: t.note, engine: 'lammps', spec: t.spec, results: [], seconds: 0 };
     console.error(`[corpus] snap ${t.spec}`);
     try {
-      const eng = resolveEngine(t.spec, { lmp: SNAP_LMP });
+      const eng = resolveEngine(t.spec, { lmp: SNAP_LMP, lammpsAtomTypes: t.atomTypes });
       try {
         // r0 from the element's room-temperature lattice constant where its phase is the lattice used (as for the EAM
         // files: the checks need a realistic neighbourhood, and a stress-free solve costs ~100 SNAP evaluations);

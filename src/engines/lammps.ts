@@ -37,6 +37,12 @@ export interface LammpsEngineOptions {
   lammpsUnits?: 'metal' | 'real';
   /** Atom mass (irrelevant to energies and forces; LAMMPS insists on one). */
   mass?: number;
+  /**
+   * Atom types LAMMPS declares (default 1). Every atom is type 1; the others exist for potentials that must map
+   * several elements at once (an explicit multi-element SNAP, chemflag 1, sizes its descriptors by the elements its
+   * pair_coeff names and rejects a one-element mapping), so one element of them is studied as type 1.
+   */
+  atomTypes?: number;
   /** Interaction cutoff (engine length). Default: asked from LAMMPS (neighbour cutoff minus skin). */
   cutoff?: number;
   /** The LAMMPS binary; default: $MLIP_VERIFY_LMP, else lmp / lmp_serial / lmp_stable / lmp_mpi on PATH. */
@@ -127,7 +133,13 @@ export class LammpsPotential implements SitePotential {
       this.potentialLines = [`pair_style ${opts.pairStyle}`, ...(opts.pairCoeff ?? ['* *']).map((c) => `pair_coeff ${c}`)];
     }
     this.dir = mkdtempSync(join(tmpdir(), 'mlipv-lammps-'));
-    this.cutoff = opts.cutoff ?? this.probeCutoff();
+    try {
+      this.cutoff = opts.cutoff ?? this.probeCutoff();
+    } catch (e) {
+      // A rejected potential leaves no work directory behind.
+      rmSync(this.dir, { recursive: true, force: true });
+      throw e;
+    }
     this.name = opts.name ?? `lammps:${opts.include ?? [opts.pairStyle, ...(opts.pairCoeff ?? [])].join(';')}`;
   }
 
@@ -139,6 +151,17 @@ export class LammpsPotential implements SitePotential {
     env.OMPI_ALLOW_RUN_AS_ROOT = '1';
     env.OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = '1';
     return env;
+  }
+
+  private get atomTypes(): number {
+    const t = this.opts.atomTypes ?? 1;
+    if (!Number.isInteger(t) || t < 1) throw new EngineError('config', `LAMMPS atomTypes must be a positive integer, got ${t}`);
+    return t;
+  }
+
+  /** One mass per declared type (all atoms are type 1; LAMMPS wants a mass for every type). */
+  private massLines(): string[] {
+    return Array.from({ length: this.atomTypes }, (_, i) => `mass ${i + 1} ${this.opts.mass ?? 1}`);
   }
 
   private header(): string[] {
@@ -159,9 +182,9 @@ export class LammpsPotential implements SitePotential {
       [
         ...this.header(),
         'region box block 0 40 0 40 0 40',
-        'create_box 1 box',
+        `create_box ${this.atomTypes} box`,
         'create_atoms 1 single 20 20 20',
-        `mass 1 ${this.opts.mass ?? 1}`,
+        ...this.massLines(),
         ...this.potentialLines,
         `neighbor ${SKIN} bin`,
         'run 0',
@@ -232,13 +255,13 @@ export class LammpsPotential implements SitePotential {
     const data = join(this.dir, `data.${n}`);
     const input = join(this.dir, `in.${n}`);
     const log = join(this.dir, `log.${n}`);
-    writeFileSync(data, dataFile(s, this.units, this.cutoff));
+    writeFileSync(data, dataFile(s, this.units, this.cutoff, this.atomTypes));
     writeFileSync(
       input,
       [
         ...this.header(),
         `read_data ${data}`,
-        `mass 1 ${this.opts.mass ?? 1}`,
+        ...this.massLines(),
         ...this.potentialLines,
         `neighbor ${SKIN} bin`,
         'neigh_modify every 1 delay 0 check yes',
@@ -302,7 +325,7 @@ export class LammpsPotential implements SitePotential {
  * will set, box from -h/2 to h/2 as fix ipi places it), atoms wrapped into the box, a triclinic box always (fix ipi
  * can only change tilt factors of a box that was created triclinic). Only the setup step sees these positions.
  */
-export function dataFile(s: Structure, units: UnitSystem, cutoff: number): string {
+export function dataFile(s: Structure, units: UnitSystem, cutoff: number, atomTypes = 1): string {
   const e = embed(s, units, { cutoff });
   const n = e.n;
   const h = e.frame.cellH.map((x) => x * units.bohr); // back to Angstrom; h[3i+j] = comp i of vector j
@@ -313,7 +336,7 @@ export function dataFile(s: Structure, units: UnitSystem, cutoff: number): strin
     'mlip-verify i-PI engine: initial configuration (fix ipi replaces it every step)',
     '',
     `${n} atoms`,
-    '1 atom types',
+    `${atomTypes} atom types`,
     '',
     `${lo[0]} ${-lo[0]} xlo xhi`,
     `${lo[1]} ${-lo[1]} ylo yhi`,

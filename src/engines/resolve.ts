@@ -33,6 +33,8 @@ export interface EngineSpecOptions {
   /** LAMMPS: binary and units style. */
   lmp?: string;
   lammpsUnits?: 'metal' | 'real';
+  /** LAMMPS: atom types to declare (default 1; all atoms are type 1): see LammpsEngineOptions.atomTypes. */
+  lammpsAtomTypes?: number;
   /** Called with the address to tell the user where to connect their client. */
   onListening?: (address: string) => void;
   /** ASE: keyword arguments of the calculator's callable, a JSON object or its text (CLI: --engine-args). */
@@ -86,6 +88,7 @@ export function resolveEngine(spec: string, o: EngineSpecOptions = {}): Resolved
       cutoff: o.cutoff,
       lmp: o.lmp,
       lammpsUnits: o.lammpsUnits,
+      atomTypes: o.lammpsAtomTypes,
       acceptTimeoutMs: o.acceptTimeoutMs,
       responseTimeoutMs: o.responseTimeoutMs,
       name: spec,
