@@ -106,6 +106,8 @@ let seq = 0;
 export class LammpsPotential implements SitePotential {
   readonly name: string;
   readonly cutoff: number;
+  /** The engine finds its own neighbours (SitePotential.ignoresNeighbourList). */
+  readonly ignoresNeighbourList = true;
   readonly units: UnitSystem;
   readonly lmp: string;
   private readonly dir: string;

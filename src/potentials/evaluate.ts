@@ -2,15 +2,25 @@ import { buildNeighbourList, type NeighbourList } from '../lattice/neighbours.ts
 import { assertCellFitsCutoff, type Structure } from '../lattice/structure.ts';
 import type { EvalResult, SitePotential } from './types.ts';
 
+/**
+ * A neighbour list for one evaluation of `pot` on `s`: a fresh one, or an empty one for an engine that finds its own
+ * neighbours (SitePotential.ignoresNeighbourList).
+ */
+export function listFor(pot: SitePotential, s: Structure): NeighbourList {
+  if (!pot.ignoresNeighbourList) return buildNeighbourList(s, pot.cutoff);
+  const n = s.positions.length / s.dim;
+  return { n, dim: s.dim, cutoff: pot.cutoff, offsets: new Int32Array(n + 1), index: new Int32Array(0), shift: new Float64Array(0) };
+}
+
 /** One-shot evaluation: validates the structure for the potential and builds a fresh neighbour list. */
 export function evaluate(pot: SitePotential, s: Structure): EvalResult {
   assertCellFitsCutoff(s, pot.cutoff);
-  return pot.evaluate(s, buildNeighbourList(s, pot.cutoff));
+  return pot.evaluate(s, listFor(pot, s));
 }
 
 export function hessianVector(pot: SitePotential, s: Structure, v: Float64Array, nl?: NeighbourList): Float64Array {
   assertCellFitsCutoff(s, pot.cutoff);
-  return pot.hessianVector(s, nl ?? buildNeighbourList(s, pot.cutoff), v);
+  return pot.hessianVector(s, nl ?? listFor(pot, s), v);
 }
 
 /**
@@ -27,7 +37,7 @@ export interface ForceConstants {
 
 export function forceConstants(pot: SitePotential, s: Structure, atoms?: readonly number[]): ForceConstants {
   assertCellFitsCutoff(s, pot.cutoff);
-  const nl = buildNeighbourList(s, pot.cutoff);
+  const nl = listFor(pot, s);
   const n = s.positions.length / s.dim;
   const which = atoms ?? Array.from({ length: n }, (_, i) => i);
   const columns: Float64Array[] = [];

@@ -76,6 +76,9 @@ export function withKnotsOf(engine: SitePotential, native: SitePotential): SiteP
   return {
     name: engine.name,
     cutoff: engine.cutoff,
+    ...(engine.ignoresNeighbourList ? { ignoresNeighbourList: true } : {}),
+    ...(engine.units ? { units: engine.units } : {}),
+    ...(engine.lengthScale !== undefined ? { lengthScale: engine.lengthScale } : {}),
     describe: () => ({ ...engine.describe(), knotsFrom: native.name }),
     evaluate: (s, nl) => engine.evaluate(s, nl),
     hessianVector: (s, nl, v) => engine.hessianVector(s, nl, v),

@@ -33,6 +33,12 @@ export interface SitePotential {
   readonly lengthScale?: number;
   /** Interaction cutoff: site energies depend only on neighbours closer than this. */
   readonly cutoff: number;
+  /**
+   * True for external engines (LAMMPS, i-PI, ASE), which find their own neighbours: one-shot callers (evaluate(),
+   * hessianVector(), forceConstants()) then pass an empty list instead of building one they would throw away (on a
+   * 432-atom cell with a 7.9 A cutoff the build cost 3x a native evaluation, per engine call).
+   */
+  readonly ignoresNeighbourList?: boolean;
   /** Kind and parameters, JSON-serialisable, for provenance in reports. */
   describe(): Record<string, unknown>;
   /** Energy, site energies, forces and virial. The list must have been built with a cutoff >= this.cutoff. */

@@ -153,6 +153,8 @@ let seq = 0;
 export class AsePotential implements SitePotential {
   readonly name: string;
   readonly cutoff: number;
+  /** The engine finds its own neighbours (SitePotential.ignoresNeighbourList). */
+  readonly ignoresNeighbourList = true;
   readonly units: UnitSystem;
   readonly probe: AseProbe;
   readonly cutoffSource: string;

@@ -121,6 +121,8 @@ export const DEFAULT_FD = { scheme: 'richardson', stepPerCutoff: 1e-4 } as const
 export class IpiPotential implements SitePotential {
   readonly name: string;
   readonly cutoff: number;
+  /** The engine finds its own neighbours (SitePotential.ignoresNeighbourList). */
+  readonly ignoresNeighbourList = true;
   readonly units: UnitSystem;
   readonly address: IpiAddress;
   readonly fdStep: number;
