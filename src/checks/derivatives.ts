@@ -1,6 +1,6 @@
-import { buildNeighbourList } from '../lattice/neighbours.ts';
+import { buildNeighbourList, type NeighbourList } from '../lattice/neighbours.ts';
 import { assertCellFitsCutoff, atomCount, type Structure } from '../lattice/structure.ts';
-import { evaluate, forceConstants, hessianVector } from '../potentials/evaluate.ts';
+import { evaluate, forceConstants, hessianVector, listFor } from '../potentials/evaluate.ts';
 import { declaresKinks, kinksAlong } from '../potentials/knots.ts';
 import type { LinearPath, SitePotential } from '../potentials/types.ts';
 import { Rng } from '../util/rng.ts';
@@ -67,6 +67,23 @@ function pathWithKinks(pot: SitePotential, s: Structure, path: LinearPath, s0: n
   return { half, kinks };
 }
 
+/** Skin of the lists the checks reuse along their paths (paths move atoms by 1e-4 A or less). */
+const SKIN = 0.1;
+
+/**
+ * A neighbour list with a skin of SKIN r0, reused along a check's short paths instead of a build per evaluation (a
+ * build costs ~3 evaluations of a long-cutoff EAM); engines, which find their own neighbours, get an empty one.
+ */
+function skinList(pot: SitePotential, s: Structure, r0: number): NeighbourList {
+  assertCellFitsCutoff(s, pot.cutoff);
+  return pot.ignoresNeighbourList ? listFor(pot, s) : buildNeighbourList(s, pot.cutoff + SKIN * r0);
+}
+
+/** The list of a strained copy (I + eps): the same pairs, their image shifts (lattice translations) strained too. */
+function strainedList(nl: NeighbourList, eps: Float64Array, d: number): NeighbourList {
+  return nl.shift.length === 0 ? nl : { ...nl, shift: applyStrain(nl.shift, eps, d) };
+}
+
 /** One path measurement: discrepancy, its error estimate, and what the report shows of it. */
 interface PathMeasure {
   err: number;
@@ -120,7 +137,7 @@ export function checkForces(pot: SitePotential, opts: CheckOptions): CheckResult
     const scale = Math.max(maxAbs(F), FLOOR.force);
     // One list with a skin serves every displaced copy: atoms move by at most s, far below the skin.
     assertCellFitsCutoff(s, pot.cutoff);
-    const nl = buildNeighbourList(s, pot.cutoff + 0.1 * cfg.r0);
+    const nl = skinList(pot, s, cfg.r0);
     const noise = roundOffSample(pot, s, cfg.r0, base, seed);
     for (const k of comps) {
       const v = new Float64Array(F.length);
@@ -191,6 +208,9 @@ export function checkVirial(pot: SitePotential, opts: CheckOptions): CheckResult
     const n = atomCount(s);
     const scale = Math.max(maxAbs(W), n * FLOOR.virialPerAtom);
     const noise = roundOffSample(pot, s, cfg.r0, base, seed);
+    // One list with a skin for every strained copy (its image shifts strained with the cell): the strains used move
+    // atoms by at most ~1e-4 A, far below the skin.
+    const nl = skinList(pot, s, cfg.r0);
     for (let ab = 0; ab < d * d; ab++) {
       const a = Math.floor(ab / d);
       const b = ab % d;
@@ -200,7 +220,7 @@ export function checkVirial(pot: SitePotential, opts: CheckOptions): CheckResult
       const at = (t: number) => {
         const eps = new Float64Array(d * d);
         eps[ab] = t;
-        return evaluate(pot, { dim: d, positions: applyStrain(s.positions, eps, d), cell: applyStrain(s.cell!, eps, d) });
+        return pot.evaluate({ dim: d, positions: applyStrain(s.positions, eps, d), cell: applyStrain(s.cell!, eps, d) }, strainedList(nl, eps, d));
       };
       const measure = (f: number): PathMeasure => {
         const { half, kinks } = pathWithKinks(pot, s, path, f * S_STRAIN, f * minHalf(noise.energy, tol, scale));
@@ -263,7 +283,9 @@ export function checkHessianVector(pot: SitePotential, opts: CheckOptions): Chec
     for (let i = 0; i < v.length; i++) v[i] = rng.normal();
     const vm = maxAbs(v);
     for (let i = 0; i < v.length; i++) v[i] /= vm;
-    const hv = hessianVector(pot, s, v);
+    // One list with a skin serves every point of the path (atoms move by at most ~1e-5 r0).
+    const nl = skinList(pot, s, cfg.r0);
+    const hv = hessianVector(pot, s, v, nl);
     const base = evaluate(pot, s);
     const noise = roundOffSample(pot, s, cfg.r0, base, seed);
     const scale = Math.max(maxAbs(hv), FLOOR.hessian);
@@ -274,9 +296,9 @@ export function checkHessianVector(pot: SitePotential, opts: CheckOptions): Chec
     };
     const measure = (f: number): PathMeasure => {
       const { half, kinks } = pathWithKinks(pot, s, { positions: v, cell: null }, f * S_HVP * cfg.r0, f * minHalf(noise.force, tol, scale));
-      const gp = evaluate(pot, moved(half)).forces;
-      const gm = evaluate(pot, moved(-half)).forces;
-      const I = lineIntegral((t) => hessianVector(pot, moved(t), v), -half, half, kinks, GL_ORDER);
+      const gp = pot.evaluate(moved(half), nl).forces;
+      const gm = pot.evaluate(moved(-half), nl).forces;
+      const I = lineIntegral((t) => hessianVector(pot, moved(t), v, nl), -half, half, kinks, GL_ORDER);
       let worst = 0;
       let at = 0;
       let estAt = 0;
