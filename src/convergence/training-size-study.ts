@@ -231,6 +231,17 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
       m = mlipRelaxStep(ref, fit, { solver: o.solver, tol, timeLimitSeconds: o.relaxTimeLimit ?? 60, maxIterations: o.relaxMaxIterations });
     } catch (err) {
       if (!(err instanceof ConvergenceError)) throw err;
+      // Stopped by the run's own budget (time or iteration limit): nothing is known about the MLIP there, so no verdict
+      // may be drawn from it (a 'fail' would blame the MLIP or the theory for the tool's limit). Say so and stop.
+      const status = (err.details as { status?: string }).status;
+      if (status === 'time limit' || status === 'max iterations') {
+        throw new ConvergenceError(
+          `training-size, ${set}, R_dom ${rDom}: the MLIP relaxation stopped at its ${status} (${err.message}); ` +
+            `no verdict without it: raise --relax-time-limit (now ${o.relaxTimeLimit ?? 60} s) or --relax-max-iterations ` +
+            `(report configs: relaxTimeLimit, relaxMaxIterations), or use smaller sizes`,
+          { ...(err.details as Record<string, unknown>), observationSet: set, rDom },
+        );
+      }
       return {
         errors: { energyNorm: NaN, maxNorm: NaN, formationEnergy: NaN },
         info: {
