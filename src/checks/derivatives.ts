@@ -84,6 +84,11 @@ function strainedList(nl: NeighbourList, eps: Float64Array, d: number): Neighbou
   return nl.shift.length === 0 ? nl : { ...nl, shift: applyStrain(nl.shift, eps, d) };
 }
 
+/** What every worst case records of its configuration. */
+function caseDetail(cfg: ReturnType<typeof caseConfig>, seed: number): { seed: number } & Record<string, unknown> {
+  return { seed, boundary: cfg.boundary, cutoffClearance: cfg.cutoffClearance, nudges: cfg.nudges, atoms: atomCount(cfg.structure) };
+}
+
 /** One path measurement: discrepancy, its error estimate, and what the report shows of it. */
 interface PathMeasure {
   err: number;
@@ -159,11 +164,7 @@ export function checkForces(pot: SitePotential, opts: CheckOptions): CheckResult
           err,
           est,
           detail: {
-            seed,
-            boundary: cfg.boundary,
-            cutoffClearance: cfg.cutoffClearance,
-            nudges: cfg.nudges,
-            atoms: atomCount(s),
+            ...caseDetail(cfg, seed),
             atom: Math.floor(k / s.dim),
             component: k % s.dim,
             force: F[k],
@@ -316,11 +317,7 @@ export function checkHessianVector(pot: SitePotential, opts: CheckOptions): Chec
         err: worst,
         est: estAt,
         detail: {
-          seed,
-          boundary: cfg.boundary,
-          cutoffClearance: cfg.cutoffClearance,
-          nudges: cfg.nudges,
-          atoms: atomCount(s),
+          ...caseDetail(cfg, seed),
           atom: Math.floor(at / s.dim),
           component: at % s.dim,
           hessianVector: hv[at],
