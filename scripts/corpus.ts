@@ -381,8 +381,12 @@ function table(): void {
     const spec = `lammps:${STYLE[t.format]};* * ${t.file}${t.element ? ` ${t.element}` : ''}`;
     for (const engine of ['native', 'lammps'] as const) if (!parts.some((e) => e.spec === spec && e.engine === engine)) pending.push(`${t.file} ${t.name} (${engine})`);
   }
-  if (hasSnap(SNAP_LMP)) for (const t of snapTargets()) if (!parts.some((e) => e.spec === t.spec)) pending.push(`${t.file} ${t.element} (LAMMPS ML-SNAP)`);
-  else pending.push(`every SNAP potential: no LAMMPS with ML-SNAP at ${SNAP_LMP}`);
+  // Braces: an `else` after `for (...) if (...)` binds to the inner `if` (it listed every SNAP potential that ran).
+  if (hasSnap(SNAP_LMP)) {
+    for (const t of snapTargets()) if (!parts.some((e) => e.spec === t.spec)) pending.push(`${t.file} ${t.element} (LAMMPS ML-SNAP)`);
+  } else {
+    pending.push(`every SNAP potential: no LAMMPS with ML-SNAP at ${SNAP_LMP}`);
+  }
   lines.push('');
   lines.push(pending.length ? `**Not run yet** (${pending.length}; \`npx tsx scripts/corpus.ts\` resumes): ${pending.join(', ')}.` : 'Every target ran.');
   lines.push('');
