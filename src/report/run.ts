@@ -43,7 +43,9 @@ export async function runReport(cfg: ResolvedConfig, opts: RunReportOptions = {}
   const start = new Date();
   const t0 = performance.now();
   const n = cfg.studies.length;
-  const pool = jobs > 1 ? new StudyPool(jobs) : null;
+  // Workers pay off only with two things to run side by side: several studies, or one study with tasks.
+  const parallel = cfg.studies.filter(poolable).length > 1 || cfg.studies.some((s) => poolable(s) && s.definition.runTask);
+  const pool = jobs > 1 && parallel ? new StudyPool(jobs) : null;
   // Studies that run in this thread run one at a time (they may hold an engine, and their time is their own).
   let here: Promise<unknown> = Promise.resolve();
   const inThisThread = <T>(f: () => Promise<T>): Promise<T> => {
