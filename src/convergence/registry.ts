@@ -18,6 +18,12 @@ export interface StudyContext {
   mode: StudyMode;
   /** One line of progress text (the report shows it on stderr with elapsed time; quiet when not a TTY). */
   progress: (msg: string) => void;
+  /**
+   * Runs independent tasks of this study (see StudyDefinition.runTask) and returns their results in task order:
+   * on the report's worker pool when it has one, so a study's points use both cores. Absent: the study runs its
+   * tasks itself, in order, in this thread. Either way the results are the same values.
+   */
+  runTasks?: (tasks: unknown[]) => Promise<unknown[]>;
 }
 
 export interface StudyDefinition {
@@ -36,6 +42,12 @@ export interface StudyDefinition {
   /** Run with options already validated and merged over defaults(mode). One StudyResult per label (e.g. per
    * observation set for training-size). Throws typed MlipVerifyErrors on failure (never returns a fake pass). */
   run(options: Record<string, unknown>, ctx: StudyContext): Promise<StudyResult[]>;
+  /**
+   * Optional: one independent task of a run (e.g. one point of one observation set), with the same options, as data
+   * in and data out (structured-cloneable), so that a worker thread can run it. A study that has it asks for its
+   * tasks through ctx.runTasks; a study without it runs whole on one worker.
+   */
+  runTask?(options: Record<string, unknown>, task: unknown, ctx: Omit<StudyContext, 'runTasks'>): Promise<unknown>;
 }
 
 const LOADERS: Record<StudyName, () => Promise<{ definition: StudyDefinition }>> = {

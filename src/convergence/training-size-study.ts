@@ -173,7 +173,28 @@ interface Measured {
   info: Record<string, unknown>;
 }
 
-export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<StudyResult[]> {
+/**
+ * One independent task of the study (data in, data out, so a report worker thread can run it): the point of `set` at
+ * one R_dom, or the set's in-domain floor, whose training set takes the defect-cell energies of the R_dom points that
+ * relaxed (`cellsFrom`, recomputed from the cached training cells rather than shipped).
+ */
+export type TrainingSizeTask = { set: ObservationSet; rDom: number } | { set: ObservationSet; rDom: 'floor'; cellsFrom: number[] };
+
+export interface TrainingSizeRunOptions extends TrainingSizeStudyOptions {
+  /** Runs tasks elsewhere (the report's worker pool) and returns their results in order; default: here, in order. */
+  runTasks?: (tasks: TrainingSizeTask[]) => Promise<unknown[]>;
+}
+
+export async function trainingSizeStudy(o: TrainingSizeRunOptions): Promise<StudyResult[]> {
+  return (await trainingSize(o)) as StudyResult[];
+}
+
+/** One task of the study with these options (what a worker runs). */
+export async function trainingSizeTask(o: TrainingSizeStudyOptions, task: TrainingSizeTask): Promise<Measured> {
+  return (await trainingSize(o, task)) as Measured;
+}
+
+async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask): Promise<StudyResult[] | Measured> {
   const t0 = performance.now();
   const log = o.progress ?? (() => {});
   if (!o.sizes?.length) throw new ParameterError('training-size study needs at least one R_dom');
@@ -199,7 +220,7 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
   const tol = o.tol ?? 1e-10;
 
   const potName = o.potential ?? (o.pot ? o.pot.name : 'eam-2d');
-  log(`reference: ${o.defect} in a clamped ball R = ${o.refSize}`);
+  if (!task) log(`reference: ${o.defect} in a clamped ball R = ${o.refSize}`);
   const ref = referenceStep({ potential: potName, params: o.params, pot: o.pot, lattice: o.lattice, defect: o.defect, refSize: o.refSize, checkRefSize: o.checkRefSize, solver: o.solver, tol });
   const d = ref.lattice.dim;
   const priorName = o.priorPotential ?? (POTENTIALS[potName] ? potName : undefined);
@@ -211,18 +232,18 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
     : null;
   const pred = trainingSizePredictions(d);
 
-  const runPoint = async (set: ObservationSet, rDom: number | 'floor', cellEnergies: TrainingConfig[] = []): Promise<Measured> => {
+  const training = (set: ObservationSet, rDom: number) =>
+    trainingStep(ref, { rDom, observations: set, rattled, rattleAmplitude: ampRel, seed, roleWeights: o.roleWeights, excludeRoles: exclude, perfectCells });
+  // The defect-relaxed configurations of each (set, R_dom) point, kept for the set's floor when it runs here too.
+  const cellConfigs = new Map<string, TrainingConfig[]>();
+  const defectCells = (tr: TrainingRecord) => tr.set.configs.filter((c) => c.role === 'defect-relaxed');
+  const runPoint = async (set: ObservationSet, rDom: number | 'floor', cellsFrom: number[] = []): Promise<Measured> => {
     const tp = performance.now();
-    const tr = await trainingStep(ref, {
-      rDom: rDom === 'floor' ? sizes[0] : rDom,
-      observations: set,
-      rattled,
-      rattleAmplitude: ampRel,
-      seed,
-      roleWeights: o.roleWeights,
-      excludeRoles: exclude,
-      perfectCells,
-    });
+    const tr = await training(set, rDom === 'floor' ? sizes[0] : rDom);
+    if (rDom !== 'floor') cellConfigs.set(`${set}|${rDom}`, defectCells(tr));
+    // The floor's defect-cell energies: those of the R_dom points that relaxed, in R_dom order.
+    const cellEnergies: TrainingConfig[] = [];
+    for (const R of cellsFrom) cellEnergies.push(...(cellConfigs.get(`${set}|${R}`) ?? defectCells(await training(set, R))));
     const tset = rDom === 'floor' ? floorSet(ref, tr.set, cellEnergies, { rattled, amp: ampRel * ref.lattice.r0, seed, roleWeights: o.roleWeights, exclude }) : tr.set;
     const trainer = makeTrainer(o, set, prior);
     const fit = await fitStep({ ...tr, set: tset }, { trainer });
@@ -263,7 +284,6 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
     }
     const rep = fit.model.report as Record<string, unknown>;
     const ferr = rep.errors as Record<string, { rmse: number }> | undefined;
-    if (rDom !== 'floor') cellEnergies.push(...tr.set.configs.filter((c) => c.role === 'defect-relaxed'));
     return {
       errors: { energyNorm: e.energyNorm, maxNorm: e.maxNorm, formationEnergy: e.formationEnergy },
       info: {
@@ -288,22 +308,37 @@ export async function trainingSizeStudy(o: TrainingSizeStudyOptions): Promise<St
     };
   };
 
-  const results: StudyResult[] = [];
-  const measured = new Map<ObservationSet, { points: StudyPoint[]; floor: Measured }>();
-  for (const set of sets) {
+  if (task) return runPoint(task.set, task.rDom, task.rDom === 'floor' ? task.cellsFrom : []);
+
+  // Every (set, R_dom) point is independent; a set's floor needs to know which of its points relaxed. With runTasks
+  // (the report's worker pool) the sets run side by side; here, one task after the other.
+  const runTasks = o.runTasks;
+  const run = async (tasks: TrainingSizeTask[]): Promise<Measured[]> =>
+    runTasks ? ((await runTasks(tasks)) as Measured[]) : Promise.all(tasks.map((t) => runPoint(t.set, t.rDom, t.rDom === 'floor' ? t.cellsFrom : [])));
+  const runSet = async (set: ObservationSet) => {
     const ts = performance.now();
     const points: StudyPoint[] = [];
-    const cells: TrainingConfig[] = [];
-    for (const R of sizes) {
-      const p = await runPoint(set, R, cells);
-      log(`${set}: R_dom = ${R}: energy norm ${p.errors.energyNorm.toExponential(3)}`);
+    const done = runTasks ? await run(sizes.map((R) => ({ set, rDom: R }))) : [];
+    for (let i = 0; i < sizes.length; i++) {
+      const p = runTasks ? done[i] : (await run([{ set, rDom: sizes[i] }]))[0];
+      log(`${set}: R_dom = ${sizes[i]}: energy norm ${p.errors.energyNorm.toExponential(3)}`);
       points.push({ x: p.info.rDom as number, errors: p.errors, info: p.info });
     }
     log(`${set}: floor (in-domain training on the reference ball)`);
-    const floor = await runPoint(set, 'floor', cells);
+    const cellsFrom = sizes.filter((_, i) => !points[i].info!.relaxFailed);
+    const [floor] = await run([{ set, rDom: 'floor', cellsFrom }]);
+    return { points, floor, seconds: (performance.now() - ts) / 1000 };
+  };
+  const perSet: Array<Awaited<ReturnType<typeof runSet>>> = [];
+  if (runTasks) perSet.push(...(await Promise.all(sets.map(runSet))));
+  else for (const set of sets) perSet.push(await runSet(set));
+  const results: StudyResult[] = [];
+  const measured = new Map<ObservationSet, { points: StudyPoint[]; floor: Measured }>();
+  sets.forEach((set, i) => {
+    const { points, floor, seconds } = perSet[i];
     measured.set(set, { points, floor });
-    results.push(judge(set, points, floor, (performance.now() - ts) / 1000));
-  }
+    results.push(judge(set, points, floor, seconds));
+  });
 
   // P6 (E alone: the worst errors) and the orderings need every set: evaluated once all have run.
   const ef = measured.get('E+F');
@@ -563,6 +598,19 @@ export const definition: StudyDefinition = {
     return { ...base, sizes: [7, 8, 9.2, 10.6, 12.2, 14], refSize: 16 };
   },
   async run(options, ctx: StudyContext) {
-    return runOnPotential(options as StudyPotentialOptions, (s) => trainingSizeStudy({ ...(options as unknown as TrainingSizeStudyOptions), ...s, progress: ctx.progress }));
+    const runTasks = ctx.runTasks as TrainingSizeRunOptions['runTasks'];
+    return runOnPotential(options as StudyPotentialOptions, (s) => trainingSizeStudy({ ...(options as unknown as TrainingSizeStudyOptions), ...s, progress: ctx.progress, runTasks }));
+  },
+  async runTask(options, task, ctx) {
+    const t = task as TrainingSizeTask | null;
+    if (!t || typeof t !== 'object' || !(OBSERVATION_SETS as readonly unknown[]).includes(t.set) || !(typeof t.rDom === 'number' || (t.rDom === 'floor' && Array.isArray(t.cellsFrom)))) {
+      throw new TypeError(`not a training-size task: ${JSON.stringify(task)}`); // a bug of the caller, not a user error
+    }
+    let out: Measured | undefined;
+    await runOnPotential(options as StudyPotentialOptions, async (s) => {
+      out = await trainingSizeTask({ ...(options as unknown as TrainingSizeStudyOptions), ...s, progress: ctx.progress }, task as TrainingSizeTask);
+      return [];
+    });
+    return out;
   },
 };

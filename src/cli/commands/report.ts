@@ -5,6 +5,7 @@ import { readConfig, resolveConfig } from '../../report/config.ts';
 import { ciSummary, consoleSummary } from '../../report/console.ts';
 import { renderJunit } from '../../report/junit.ts';
 import { Progress } from '../../report/progress.ts';
+import { defaultJobs } from '../../report/pool.ts';
 import { runReport } from '../../report/run.ts';
 import { renderReportFiles, writeReportDir } from '../../report/write.ts';
 import { MlipVerifyError, ParameterError } from '../../util/errors.ts';
@@ -17,17 +18,19 @@ import type { Command } from '../command.ts';
  * the new one is complete. Exit status: 0 when no prediction failed, 1 when one did (or a study could not run),
  * 2 for a usage or configuration error (nothing is run then).
  */
-const FLAGS = new Set(['config', 'out', 'id', 'quick', 'thorough', 'ci', 'junit', 'quiet']);
+const FLAGS = new Set(['config', 'out', 'id', 'quick', 'thorough', 'ci', 'junit', 'quiet', 'jobs']);
 
 export const command: Command = {
   name: 'report',
   summary: 'Run the convergence studies of a configuration and write report.json, report.md and report.html',
   usage: [
-    'mlip-verify report [--config file.json] [--out dir | --id name] [--quick | --thorough] [--ci] [--junit path] [--quiet]',
+    'mlip-verify report [--config file.json] [--out dir | --id name] [--quick | --thorough] [--jobs n] [--ci] [--junit path] [--quiet]',
     '  --config   report configuration (schemas/report-config.schema.json); default src/report/default-config.json',
     '  --out      report directory (default reports/latest); replaced only when the new report is complete',
     '  --id       shorthand for --out reports/<name>',
     '  --quick    CI-sized study presets; --thorough: larger ones (default: the configuration\'s mode, else default)',
+    '  --jobs     worker threads for the studies and their independent points (default: min(2, cores)); 1 runs',
+    '             everything in one thread. The report is the same apart from its times',
     '  --ci       print one line per rate and a final status line (for CI logs)',
     '  --junit    also write JUnit XML to this path',
     '  --quiet    no progress on stderr (default: a status line on a terminal; elsewhere a line per finished study,',
@@ -41,6 +44,7 @@ export const command: Command = {
     let junit: string | undefined;
     let ci: boolean;
     let quiet: boolean;
+    let jobs: number;
     let cfg;
     try {
       const p = parseArgs(argv);
@@ -61,6 +65,9 @@ export const command: Command = {
       if (id !== undefined && p.flags.has('out')) throw new ParameterError('--out and --id exclude each other');
       outDir = flagString(p, 'out', `reports/${id ?? 'latest'}`)!;
       junit = flagString(p, 'junit');
+      const j = flagString(p, 'jobs');
+      jobs = j === undefined ? defaultJobs() : Number(j);
+      if (j !== undefined && !(/^[0-9]+$/.test(j) && jobs >= 1 && jobs <= 64)) throw new ParameterError(`--jobs '${j}' must be an integer from 1 to 64`);
       const configPath = flagString(p, 'config');
       const { data, file } = readConfig(configPath);
       cfg = await resolveConfig(data, file, mode);
@@ -70,7 +77,7 @@ export const command: Command = {
       return 2;
     }
     const progress = new Progress(process.stderr, quiet ? false : undefined);
-    const report = await runReport(cfg, { argv: ['report', ...argv], progress });
+    const report = await runReport(cfg, { argv: ['report', ...argv], progress, jobs });
     const rel = relative(process.cwd(), resolve(outDir));
     const shown = rel === '' ? '.' : rel.startsWith('..') ? resolve(outDir) : rel;
     for (const note of writeReportDir(outDir, await renderReportFiles(report))) console.error(`mlip-verify report: ${note}`);
