@@ -3,8 +3,10 @@ import type { LatticeName } from '../lattice/lattice.ts';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
 import type { SitePotential } from '../potentials/types.ts';
+import type { Structure } from '../lattice/structure.ts';
 import { relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
-import { lowestEigenvalue, strongStability, type StabilityResult } from '../relax/stability.ts';
+import { engineEvaluations, finiteDifferenceHessian } from '../relax/fd-hessian.ts';
+import { lowestEigenvalue, strongStability, type ProductsRecord } from '../relax/stability.ts';
 import { applyAssumptions, basinChange, relaxFrom, stabilityNote, stabilityRecord, transferField, type BasinCheck } from './branch.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { ParameterError, requireParam } from '../util/errors.ts';
@@ -57,6 +59,11 @@ export interface DomainStudyOptions {
   stabilityMargin?: number;
   /** Lanczos steps of the reference's strong-stability check (default 30: the pencil (H, L) is well conditioned). */
   stabilitySteps?: number;
+  /**
+   * Lanczos steps of each measured domain's stability test (default 80 on the Hessian; on a potential whose Hessian is
+   * by finite differences of forces, 20 on the pencil (H, L), see domainStudy).
+   */
+  domainStabilitySteps?: number;
   /** Initial guess of the nearest-neighbour distance for the stress-free lattice search (default 1, reduced units;
    * give about the potential's r0 for a potential in Angstrom, e.g. 2.5 for Cu). */
   r0Guess?: number;
@@ -96,6 +103,17 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   const relaxOpts = { solver: o.solver ?? ('auto' as SolverName), tol, maxIterations: o.maxIterations };
   const sizes = [...o.sizes].sort((a, b) => a - b);
 
+  // Engine calls per phase (engines count them; each is a full evaluation in another process): what a study costs.
+  const calls: Record<string, number> = {};
+  let callMark = engineEvaluations(pot);
+  const phase = (name: string): string => {
+    const now = engineEvaluations(pot);
+    if (now === undefined || callMark === undefined) return '';
+    calls[name] = (calls[name] ?? 0) + now - callMark;
+    const msg = `; ${now - callMark} engine calls`;
+    callMark = now;
+    return msg;
+  };
   const perfect = equilibriumLattice(pot, latticeName, o.r0Guess ?? 1);
   const lattice = perfect.lattice;
   const d = lattice.dim;
@@ -112,9 +130,10 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     wallTimeSeconds: r.result.wallTimeSeconds,
   });
 
+  phase('equilibrium lattice');
   log(`reference: ${o.defect} in a clamped ball R = ${o.refSize} (${lattice.name}, ${potName})`);
   const ref = relaxDefect(pot, makeDomain(lattice, o.defect, 'ball', o.refSize, pot.cutoff), { ...relaxOpts, e0 });
-  log(`  ${ref.domain.keys.length} atoms, E_f = ${ref.formationEnergy}, ${ref.result.iterations} iterations`);
+  log(`  ${ref.domain.keys.length} atoms, E_f = ${ref.formationEnergy}, ${ref.result.iterations} iterations${phase('reference relaxation')}`);
   // Every smaller domain starts on the reference's branch: the reference field restricted to its free atoms.
   const branch: Array<{ size: number } & BasinCheck> = [];
   const onBranch = (dom: Domain): DefectRelaxation => {
@@ -132,6 +151,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   };
   log(`reference check: clamped ball R = ${checkRef}`);
   const ref2 = onBranch(makeDomain(lattice, o.defect, 'ball', checkRef, pot.cutoff));
+  log(`  ${ref2.domain.keys.length} atoms, ${ref2.result.iterations} iterations${phase('reference check relaxation')}`);
   const refBranch = branch.pop()!;
   // The theory's hypothesis, measured: strong stability against ||Dv||^2 of the reference defect, relaxed on the
   // reference's branch in the check ball R_ref / 2. gamma is set by the defect core (identical in both balls); the
@@ -145,7 +165,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     iterations: o.stabilitySteps ?? 30,
     margin: o.stabilityMargin,
   });
-  log(`  strong stability: gamma/mu = ${refStability.relative.toExponential(3)} (${refStability.verdict})`);
+  log(`  strong stability: gamma/mu = ${refStability.relative.toExponential(3)} (${refStability.verdict})${phase('reference strong stability')}`);
   const refDiff = displacementErrors(ref2.field, ref.field, graph);
   const refDiffs: Record<string, number> = {
     energyNorm: refDiff.energyNorm,
@@ -154,15 +174,17 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   };
 
   const points: StudyPoint[] = [];
-  const stability: Array<{ size: number } & StabilityResult> = [];
+  const stability: DomainStability[] = [];
   for (const R of sizes) {
     const dom = makeDomain(lattice, o.defect, o.boundary, R, pot.cutoff);
     log(`${o.boundary} R = ${R}: ${dom.keys.length} atoms`);
     const r = onBranch(dom);
+    const relaxMsg = phase('domain relaxations');
     // Zero force is not enough: the theory's hypothesis is a strongly stable minimum (a symmetric start can end on a
     // saddle). The lowest curvature of each measured domain is recorded; a negative one fails the study.
-    const st = lowestEigenvalue(pot, r.result.structure, dom.free, { seed: 1 });
+    const st = domainStability(pot, r.result.structure, dom.free, o.domainStabilitySteps);
     stability.push({ size: R, ...st });
+    log(`  ${r.result.iterations} iterations${relaxMsg}; stability: ${st.measure} ${st.lowestCurvature.toExponential(2)} (${st.verdict})${phase('domain stability')}`);
     const e = displacementErrors(r.field, ref.field, graph);
     points.push({
       x: domainLength(dom),
@@ -175,7 +197,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
         requestedSize: R,
         comparedSites: e.sites,
         ...describeRelax(r),
-        lowestCurvature: st.rayleigh,
+        lowestCurvature: st.lowestCurvature,
         branchShift: branch[branch.length - 1].maxShift,
         leftBranch: branch[branch.length - 1].jumped,
       },
@@ -261,13 +283,14 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     notes.push(
       `the relaxed ${o.defect} is not a strongly stable minimum (THEORY.md section 1), so P1 does not apply: lowest ` +
         `curvature (Rayleigh quotient of a Lanczos vector, a proof of a negative eigenvalue) ` +
-        unstable.map((x) => `${x.rayleigh.toExponential(2)} at R = ${x.size}`).join(', ') +
+        unstable.map((x) => `${x.lowestCurvature.toExponential(2)} at R = ${x.size}`).join(', ') +
         '; the solver stopped on a saddle (e.g. a symmetric start) and a lower, reconstructed minimum exists',
     );
   } else {
     notes.push(
-      `every measured configuration has positive lowest curvature (Lanczos, ${stability[0]?.iterations ?? 0} steps; ` +
-        `smallest ${Math.min(...stability.map((x) => x.rayleigh)).toExponential(2)}): evidence of a strongly stable minimum`,
+      `every measured configuration has positive lowest curvature (${stability[0]?.measure ?? 'Lanczos'}, ` +
+        `${stability[0]?.iterations ?? 0} Lanczos steps; smallest ${Math.min(...stability.map((x) => x.lowestCurvature)).toExponential(2)}): ` +
+        'evidence of a strongly stable minimum',
     );
   }
   const maxResidual = Math.max(ref.result.maxForce, ref2.result.maxForce, ...points.map((p) => p.info!.maxForce as number));
@@ -310,9 +333,19 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       refSize: o.refSize,
       reference: { ...describeRelax(ref), boundary: 'ball' },
       referenceCheck,
-      referenceStability: { ...stabilityRecord(refStability), ballRadius: stabilityOn.domain.size },
+      referenceStability: { ...stabilityRecord(refStability), products: refStability.products, ballRadius: stabilityOn.domain.size },
       branch: allBranch.map((b) => ({ size: b.size, maxShift: b.maxShift, atom: b.atom, threshold: b.threshold, leftBranch: b.jumped })),
-      stability: stability.map((x) => ({ size: x.size, lowestCurvature: x.rayleigh, residual: x.residual, verdict: x.verdict, lanczosSteps: x.iterations, seed: x.seed })),
+      stability: stability.map((x) => ({
+        size: x.size,
+        measure: x.measure,
+        lowestCurvature: x.lowestCurvature,
+        residual: x.residual,
+        verdict: x.verdict,
+        lanczosSteps: x.iterations,
+        seed: x.seed,
+        products: x.products,
+      })),
+      ...(Object.keys(calls).length ? { engineCalls: calls } : {}),
       solver: relaxOpts.solver,
       tol,
       maxIterations: o.maxIterations ?? null,
@@ -322,6 +355,53 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     seeds: [1], // the Lanczos start vector of the stability check (the relaxations are deterministic)
     wallTimeSeconds: (performance.now() - t0) / 1000,
     notes,
+  };
+}
+
+/** One measured domain's stability test (see domainStability). */
+interface DomainStability {
+  size: number;
+  measure: 'Hessian lowest eigenvalue' | 'gamma of the pencil (H, L)';
+  /** The Rayleigh quotient: per |v|^2 (Hessian) or per ||Dv||^2 (pencil); its sign is the verdict. */
+  lowestCurvature: number;
+  residual: number;
+  verdict: 'stable' | 'unstable';
+  iterations: number;
+  seed: number;
+  products: ProductsRecord;
+}
+
+/**
+ * Is a measured domain's relaxed state a minimum? Analytic Hessians: Lanczos on H (80 steps, lowestEigenvalue), as
+ * always. A Hessian by finite differences of forces (engines): every product costs engine evaluations, so Lanczos on
+ * the pencil (H, L) instead (strongStability): by Sylvester's law of inertia it has a negative eigenvalue exactly
+ * when H has (L is positive definite on the free space), and in the ||Dv||-norm the elastic modes do not crowd
+ * towards 0 as the domain grows, so 20 steps resolve the lowest value that the l2 Lanczos needs 80 for; each product is
+ * one central difference (2 evaluations, not the engine's 4). The same proof standard: a negative Rayleigh quotient
+ * of a computed vector beyond the products' error scale.
+ */
+function domainStability(pot: SitePotential, s: Structure, free: Uint8Array, steps?: number): Omit<DomainStability, 'size'> {
+  if (finiteDifferenceHessian(pot)) {
+    const st = strongStability(pot, s, free, { seed: 1, iterations: steps ?? 20 });
+    return {
+      measure: 'gamma of the pencil (H, L)',
+      lowestCurvature: st.gamma,
+      residual: st.residual,
+      verdict: st.verdict === 'unstable' ? 'unstable' : 'stable',
+      iterations: st.iterations,
+      seed: st.seed,
+      products: st.products,
+    };
+  }
+  const st = lowestEigenvalue(pot, s, free, { seed: 1, iterations: steps });
+  return {
+    measure: 'Hessian lowest eigenvalue',
+    lowestCurvature: st.rayleigh,
+    residual: st.residual,
+    verdict: st.verdict,
+    iterations: st.iterations,
+    seed: st.seed,
+    products: st.products,
   };
 }
 
@@ -363,6 +443,7 @@ export const definition: StudyDefinition = {
       basinFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
       stabilityMargin: { type: 'number', minimum: 0 },
       stabilitySteps: { type: 'integer', minimum: 2 },
+      domainStabilitySteps: { type: 'integer', minimum: 2 },
       r0Guess: { type: 'number', exclusiveMinimum: 0 },
     },
   },

@@ -2,6 +2,7 @@ import type { Structure } from '../lattice/structure.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { ConvergenceError, ParameterError, requireParam } from '../util/errors.ts';
 import { Objective } from './objective.ts';
+import { finiteDifferenceHessian } from './fd-hessian.ts';
 import { estimateMu, LaplacianPrecon } from './precon.ts';
 import { runFire, runLbfgs, runNewtonKrylov, type StageOutcome, type StageSettings, type StageState } from './solvers.ts';
 import { SOLVER_NAMES, type RelaxOptions, type RelaxResult, type SolverName, type SolverStage } from './types.ts';
@@ -56,6 +57,14 @@ function cachedPrecon(
  * 'auto' (default): precon-lbfgs down to switchTol (1e-6), then newton-krylov to tol. The hand-over is there because
  * line searches lose the energy signal below ~1e-6 on large cells (the energy decrease of a step falls below the
  * rounding noise of E), whereas Newton's quadratic convergence needs only a few steps from there.
+ *
+ * 'auto' on a potential whose Hessian-vector products are finite differences of forces (external engines, see
+ * src/relax/fd-hessian.ts) runs precon-lbfgs alone down to tol: each product there costs 2-4 engine evaluations
+ * (a Newton step needs tens of them), and on a C1 spline table (LAMMPS eam/alloy) the differenced Hessian is
+ * inconsistent across the knots, so Newton-Krylov stalls (measured: 500 iterations at max|F| 1.4e-6 on
+ * Cu_mishin1 through LAMMPS). L-BFGS needs forces only, and its line search accepts points by gradient conditions in
+ * the energy-noise regime (wolfeLineSearch), so it reaches the same tol. Should its line search still fail above tol,
+ * it is restarted from the point reached (fresh memory) while that keeps lowering the residual.
  */
 export function relax(
   pot: SitePotential,
@@ -140,6 +149,10 @@ export function relax(
       out = runNewtonKrylov(obj, st, settings(500, tol), getPrecon());
       break;
     case 'auto': {
+      if (finiteDifferenceHessian(pot)) {
+        out = lbfgsWithRestarts(obj, st, () => settings(10000, tol), getPrecon(), stages);
+        break;
+      }
       const sw = Math.max(tol, opts.switchTol ?? DEFAULT_SWITCH_TOL);
       out = runLbfgs(obj, st, settings(10000, sw), getPrecon());
       stages.push(out.stage);
@@ -171,4 +184,29 @@ export function relax(
     tol,
     neighbourBuilds: obj.cache.builds - buildsBefore,
   };
+}
+
+/** Restarts after a failed line search before 'auto' gives up on a finite-difference-Hessian potential. */
+export const FD_LBFGS_RESTARTS = 5;
+
+/**
+ * Preconditioned L-BFGS to tol; a stage that ends in 'line search failed' above tol (the memory spoiled by noise) is
+ * followed by a fresh stage from the point reached, up to FD_LBFGS_RESTARTS times and only while each stage lowers the
+ * residual. Every stage is recorded; the last outcome is returned (not yet pushed).
+ */
+function lbfgsWithRestarts(
+  obj: Objective,
+  st: StageState,
+  set: () => StageSettings,
+  precon: LaplacianPrecon | null,
+  stages: SolverStage[],
+): StageOutcome {
+  let out = runLbfgs(obj, st, set(), precon);
+  for (let k = 0; k < FD_LBFGS_RESTARTS && !out.converged && out.stage.status === 'line search failed'; k++) {
+    const h = out.stage.residualHistory;
+    if (!(h[h.length - 1] < h[0])) break;
+    stages.push(out.stage);
+    out = runLbfgs(obj, st, set(), precon);
+  }
+  return out;
 }
