@@ -15,7 +15,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../src/engines/errors.ts';
 import { IpiPotential, RESPONSE_TIMEOUT_FACTOR } from '../src/engines/ipi/engine.ts';
+import { ballAtoms, engineP1AtomEvaluations, fitDomainPresetToBudget, realMetalDomainPreset } from '../src/convergence/domain-study.ts';
 import { makeDomain, type BoundaryKind, type DefectKind } from '../src/lattice/domain.ts';
+import { makeLattice } from '../src/lattice/lattice.ts';
 import { withPositions } from '../src/lattice/structure.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
 import { equilibriumLattice } from '../src/potentials/equilibrium.ts';
@@ -201,4 +203,57 @@ describe('i-PI response timeout', () => {
       await fixed.dispose();
     }
   }, 60_000);
+});
+
+describe('engine P1 preset within a wall-time budget', () => {
+  it('ballAtoms counts the clamped ball (free ball + 2 rc shell) of a real domain to within a few percent', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('fcc' as const, 'bcc' as const, 'triangular' as const),
+        fc.double({ min: 2, max: 9, noNaN: true }),
+        fc.double({ min: 1.2, max: 2.2, noNaN: true }),
+        (name, R, rc) => {
+          const l = makeLattice(name, 1);
+          const dom = makeDomain(l, 'none', 'ball', R, rc);
+          const est = ballAtoms(l, R, rc);
+          expect(Math.abs(est - dom.keys.length) / dom.keys.length, `${name} R ${R} rc ${rc}: ${est} vs ${dom.keys.length}`).toBeLessThan(0.06);
+        },
+      ),
+      { numRuns: 25, seed: 1314 },
+    );
+  });
+
+  it('the scaled preset fits the budget, keeps the preset when it fits, is monotone in the budget, and flags pre-asymptotic sizes', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 3, max: 7, noNaN: true }),
+        fc.double({ min: 1e-4, max: 10, noNaN: true }),
+        fc.double({ min: 60, max: 36_000, noNaN: true }),
+        (rc, msPerAtom, budget) => {
+          const l = makeLattice('fcc', 2.55);
+          const preset = realMetalDomainPreset(rc);
+          const full = (engineP1AtomEvaluations(l, preset.sizes, preset.refSize, rc) * msPerAtom) / 1000;
+          const b = fitDomainPresetToBudget(l, preset, rc, msPerAtom, budget);
+          const b2 = fitDomainPresetToBudget(l, preset, rc, msPerAtom, 2 * budget);
+          const label = `rc ${rc} ms/atom ${msPerAtom} budget ${budget}: ${JSON.stringify(b)}`;
+          expect(b.presetSeconds / full, label).toBeCloseTo(1, 9);
+          if (full <= budget) {
+            expect(b.scale, label).toBe(1);
+            expect(b.sizes, label).toEqual(preset.sizes);
+            expect(b.refSize, label).toBe(preset.refSize);
+          } else {
+            expect(b.scale, label).toBeLessThan(1);
+            // Within the budget unless even sizes of one r0 exceed it (then the smallest scale is used).
+            const floor = l.r0 / Math.min(...preset.sizes);
+            if (b.scale > floor * (1 + 1e-9)) expect(b.estimatedSeconds, label).toBeLessThanOrEqual(budget * 1.0001);
+            expect(b.sizes.every((x, i) => Math.abs(x - b.scale * preset.sizes[i]) <= 5e-3 * x), label).toBe(true);
+          }
+          expect(b2.scale, label).toBeGreaterThanOrEqual(b.scale);
+          expect(b.refSize / Math.max(...b.sizes), label).toBeCloseTo(preset.refSize / Math.max(...preset.sizes), 1);
+          expect(b.preAsymptotic, label).toBe(b.sizes.some((x) => x < 2 * rc));
+        },
+      ),
+      { numRuns: 40, seed: 1315 },
+    );
+  });
 });

@@ -1,5 +1,7 @@
-import { BOUNDARY_KINDS, makeDomain, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
-import type { LatticeName } from '../lattice/lattice.ts';
+import { BOUNDARY_KINDS, makeDomain, smallestPerfectCell, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
+import { evaluate } from '../potentials/evaluate.ts';
+import { basisCount, type Lattice, type LatticeName } from '../lattice/lattice.ts';
+import { determinant, Matrix } from 'ml-matrix';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
 import type { SitePotential } from '../potentials/types.ts';
@@ -419,6 +421,109 @@ export function realMetalDomainPreset(cutoff: number): { sizes: number[]; refSiz
   requireParam('cutoff', cutoff, (v) => v > 0, '> 0');
   const r = (x: number) => Number((x * cutoff).toPrecision(3));
   return { sizes: [2.09, 2.45, 2.91, 3.45].map(r), refSize: r(7.63) };
+}
+
+/**
+ * Engine calls of each phase of a P1 study on a potential whose Hessian is by finite differences (precon-lbfgs
+ * relaxations, central-difference stability tests), measured: Cu_mishin1 through LAMMPS with the real-metal preset
+ * (reference 44 calls, check ball 36 + 64, per size 30 + 44) and the same file wrapped as such an engine in process
+ * (48, 36 + 64, 27-36 + 44). Rounded up, with the one evaluation of the perfect ball behind each totals E_f.
+ */
+export const ENGINE_P1_CALLS = { reference: 50, checkBall: 105, perSize: 80 } as const;
+
+/** Atoms of a clamped ball of radius R (free ball plus the 2 rc clamped shell), from the lattice's site density. */
+export function ballAtoms(l: Lattice, R: number, cutoff: number): number {
+  const d = l.dim;
+  const m = new Matrix(d, d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) m.set(i, j, l.cell[i * d + j]);
+  const volume = Math.abs(determinant(m));
+  const r = R + 2 * cutoff;
+  const ball = d === 3 ? (4 / 3) * Math.PI * r ** 3 : Math.PI * r * r;
+  return (ball * basisCount(l)) / volume;
+}
+
+/** Atom-evaluations (sum over engine calls of the atoms evaluated) of a clamped-ball P1 study, by ENGINE_P1_CALLS. */
+export function engineP1AtomEvaluations(l: Lattice, sizes: readonly number[], refSize: number, cutoff: number): number {
+  let t = ENGINE_P1_CALLS.reference * ballAtoms(l, refSize, cutoff) + ENGINE_P1_CALLS.checkBall * ballAtoms(l, refSize / 2, cutoff);
+  for (const R of sizes) t += ENGINE_P1_CALLS.perSize * ballAtoms(l, R, cutoff);
+  return t;
+}
+
+export interface BudgetedPreset {
+  sizes: number[];
+  refSize: number;
+  /** Factor applied to every length of the preset (1: unchanged). */
+  scale: number;
+  /** Estimated wall time of the study run as given, and of the unscaled preset (seconds). */
+  estimatedSeconds: number;
+  presetSeconds: number;
+  msPerAtom: number;
+  budgetSeconds: number;
+  /** Whether some size lies below the pre-asymptotic radius 2 rc (such points are dropped from the fits). */
+  preAsymptotic: boolean;
+}
+
+/**
+ * An engine-backed clamped-ball P1 preset that fits a wall-time budget on this machine: the estimated cost is
+ * ENGINE_P1_CALLS x atoms x the engine's measured time per atom; if the preset exceeds the budget, every length (sizes
+ * and reference) is scaled by the largest factor that fits (bisection; never below sizes of one r0). Scaling keeps the
+ * ratio reference / largest size that the truncation check needs, but it cannot keep sizes above the pre-asymptotic
+ * radius 2 rc: a scaled study then has no asymptotic point to fit, and says so (preAsymptotic) instead of pretending.
+ */
+export function fitDomainPresetToBudget(
+  l: Lattice,
+  preset: { sizes: number[]; refSize: number },
+  cutoff: number,
+  msPerAtom: number,
+  budgetSeconds: number,
+): BudgetedPreset {
+  requireParam('msPerAtom', msPerAtom, (v) => v > 0 && Number.isFinite(v), '> 0');
+  requireParam('budget (seconds)', budgetSeconds, (v) => v > 0, '> 0');
+  const cost = (f: number) => (engineP1AtomEvaluations(l, preset.sizes.map((x) => f * x), f * preset.refSize, cutoff) * msPerAtom) / 1000;
+  const presetSeconds = cost(1);
+  let scale = 1;
+  if (presetSeconds > budgetSeconds) {
+    let lo = Math.min(1, l.r0 / Math.min(...preset.sizes));
+    let hi = 1;
+    if (cost(lo) <= budgetSeconds) {
+      for (let k = 0; k < 40; k++) {
+        const mid = 0.5 * (lo + hi);
+        if (cost(mid) <= budgetSeconds) lo = mid;
+        else hi = mid;
+      }
+    }
+    scale = lo;
+  }
+  const r = (x: number) => Number((scale * x).toPrecision(3));
+  const sizes = preset.sizes.map(r);
+  return {
+    sizes,
+    refSize: r(preset.refSize),
+    scale,
+    estimatedSeconds: cost(scale),
+    presetSeconds,
+    msPerAtom,
+    budgetSeconds,
+    preAsymptotic: sizes.some((x) => x < 2 * cutoff),
+  };
+}
+
+/**
+ * Wall time per atom of one engine evaluation (ms), measured on the smallest perfect periodic cell that carries the
+ * cutoff: two evaluations of slightly moved copies, the second timed (the first may start an engine process or warm
+ * its caches). The fixed cost per call (socket, process) is included, so for fast engines this overestimates.
+ */
+export function engineMsPerAtom(pot: SitePotential, l: Lattice): number {
+  const dom = smallestPerfectCell(l, pot.cutoff);
+  let ms = 0;
+  for (let k = 1; k <= 2; k++) {
+    const x = dom.structure.positions.slice();
+    x[0] += 1e-3 * k * l.r0;
+    const t = performance.now();
+    evaluate(pot, { ...dom.structure, positions: x });
+    ms = performance.now() - t;
+  }
+  return ms / dom.keys.length;
 }
 
 /** Registry entry (see registry.ts): the P1 study driven by a configuration object. */
