@@ -168,7 +168,7 @@ export function perturbationStudy(o: PerturbationStudyOptions): StudyResult {
   const potName = o.potential ?? (o.pot ? o.pot.name : 'eam-2d');
   const V = o.pot ?? makePotential(potName, o.params);
   const latticeName: LatticeName = o.lattice ?? POTENTIALS[potName]?.lattice ?? 'triangular';
-  const perfect = equilibriumLattice(V, latticeName, o.r0Guess ?? 1);
+  const perfect = equilibriumLattice(V, latticeName, o.r0Guess ?? (V as SitePotential).lengthScale ?? 1);
   // Built-in reduced-unit potentials keep their historical W; any other potential gets W scaled to its own lattice
   // and bond energy (scaledPerturbation), so that t means the same relative size in Angstrom/eV as in reduced units.
   const W =

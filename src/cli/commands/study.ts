@@ -1,5 +1,5 @@
 import { BOUNDARY_KINDS, DEFECT_KINDS, type BoundaryKind, type DefectKind } from '../../lattice/domain.ts';
-import { LATTICE_NAMES, type LatticeName } from '../../lattice/lattice.ts';
+import { LATTICE_NAMES, makeLattice, type LatticeName } from '../../lattice/lattice.ts';
 import { potentialNames, POTENTIALS } from '../../potentials/defaults.ts';
 import { engineConfigFlags, ENGINE_USAGE, potentialFlag } from '../../engines/cli.ts';
 import { runOnPotential, SIZE_CONVENTION, type StudySetup } from '../../convergence/study-potential.ts';
@@ -127,7 +127,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
         // from the engine's measured time per atom, and scale the preset down to the budget if it would take longer.
         let budget: ReturnType<typeof fitDomainPresetToBudget> | null = null;
         if (real && budgetMin > 0 && boundary === 'ball' && finiteDifferenceHessian(s.pot) && !p.flags.has('sizes') && !p.flags.has('ref-size')) {
-          const lat = equilibriumLattice(s.pot, s.lattice).lattice;
+          const lat = makeLattice(s.lattice, s.len(1)); // the stress-free r0 onPotential found (4 digits: ample here)
           budget = fitDomainPresetToBudget(lat, real, s.pot.cutoff, engineMsPerAtom(s.pot, lat), budgetMin * 60);
           sizes = budget.sizes;
           refSize = budget.refSize;
@@ -146,6 +146,8 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           tol: flagNumber(p, 'tol', 1e-10),
           maxIterations: flagNumber(p, 'max-iterations'),
           preAsymptoticRadius: flagNumber(p, 'pre-asymptotic'),
+          // Start the stress-free lattice search at the r0 already found (each step is an engine call on a cell).
+          r0Guess: s.builtin ? undefined : s.len(1),
           progress,
         });
         if (budget) {
