@@ -108,11 +108,15 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   // Engine calls per phase (engines count them; each is a full evaluation in another process): what a study costs.
   const calls: Record<string, number> = {};
   let callMark = engineEvaluations(pot);
+  let timeMark = performance.now();
   const phase = (name: string): string => {
     const now = engineEvaluations(pot);
+    const t = performance.now();
+    const sec = (t - timeMark) / 1000;
+    timeMark = t;
     if (now === undefined || callMark === undefined) return '';
     calls[name] = (calls[name] ?? 0) + now - callMark;
-    const msg = `; ${now - callMark} engine calls`;
+    const msg = `; ${now - callMark} engine calls, ${sec.toFixed(0)} s`;
     callMark = now;
     return msg;
   };
