@@ -78,7 +78,9 @@ function budgetNote(b: import('../../convergence/domain-study.ts').BudgetedPrese
   if (b.scale === 1) return `${head}, within the --budget of ${t(b.budgetSeconds)}`;
   return (
     `${head}, more than the --budget of ${t(b.budgetSeconds)}, so every length is scaled by ${b.scale.toFixed(3)} ` +
-    `(sizes ${b.sizes.join(',')}, --ref-size ${b.refSize}; about ${t(b.estimatedSeconds)})` +
+    `(sizes ${b.sizes.join(',')}, --ref-size ${b.refSize}; about ${t(b.estimatedSeconds)}` +
+    (b.estimatedSeconds > b.budgetSeconds * 1.001 ? ': the budget cannot be met, sizes of one r0 are the floor' : '') +
+    ')' +
     (b.preAsymptotic
       ? `; sizes below 2 x cutoff = ${(2 * cutoff).toPrecision(4)} are pre-asymptotic and are dropped from the fits, so this run cannot confirm the rates: ` +
         `give --budget ${Math.ceil((1.2 * b.presetSeconds) / 60)} (or --sizes/--ref-size) for the asymptotic study`
