@@ -86,6 +86,28 @@ describe('relaxation on a finite-difference-Hessian engine', () => {
     );
   });
 
+  it("'auto' still reaches 1e-10 when the engine's energy is far noisier than its rounding model (EMT-like): the noise is measured where the line search fails", () => {
+    fc.assert(
+      fc.property(arbCase, fc.double({ min: 1e-9, max: 1e-6, noNaN: true }), (c, amp) => {
+        const { eng, dom, start, label } = build(c);
+        // Deterministic noise of size amp on the energy only (forces exact), a function of the positions' bits.
+        const noisy = {
+          ...eng,
+          describe: () => ({ ...eng.describe(), energySummation: 'plain' }),
+          evaluate: (s: Parameters<typeof eng.evaluate>[0], nl: Parameters<typeof eng.evaluate>[1]) => {
+            const r = eng.evaluate(s, nl);
+            let h = 0;
+            for (let i = 0; i < s.positions.length; i++) h = (h * 31 + Math.floor(s.positions[i] * 1e13)) % 1000003;
+            return { ...r, energy: r.energy + amp * (h / 1000003 - 0.5) };
+          },
+        };
+        const a = relax(noisy, withPositions(dom.structure, start), dom.free, { solver: 'auto', tol: 1e-10 });
+        expect(a.maxForce, `${label} noise ${amp}`).toBeLessThanOrEqual(1e-10);
+      }),
+      { numRuns: 6, seed: 1316, endOnFailure: true },
+    );
+  });
+
   it('formation energies from totals (engines report no site energies) equal the site-energy sums', () => {
     fc.assert(
       fc.property(arbCase, (c) => {

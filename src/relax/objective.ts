@@ -23,6 +23,8 @@ export class Objective {
   private readonly plainSum: boolean;
   /** Atoms + neighbour pairs of the last evaluation: the number of terms of a plain sum. */
   private terms = 0;
+  /** A measured lower bound of the energy noise (relax.ts raises it when a line search fails; see measureEnergyNoise). */
+  noiseFloor = 0;
   lastSiteEnergies: Float64Array | undefined;
 
   constructor(
@@ -104,8 +106,8 @@ export class Objective {
    * failed at max|F| 2.4e-6 on a 20 A ball.
    */
   energyNoise(): number {
-    if (this.plainSum) return 1e-15 * this.energyScale * Math.sqrt(this.terms) + 1e-300;
-    return 4e-16 * this.energyScale + 1e-300;
+    const model = this.plainSum ? 1e-15 * this.energyScale * Math.sqrt(this.terms) : 4e-16 * this.energyScale;
+    return Math.max(model, this.noiseFloor) + 1e-300;
   }
 
   /** max_i |F_i| over free atoms (Euclidean norm of each atom's force). */
