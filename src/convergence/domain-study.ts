@@ -1,10 +1,14 @@
-import { BOUNDARY_KINDS, makeDomain, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
-import type { LatticeName } from '../lattice/lattice.ts';
+import { BOUNDARY_KINDS, makeDomain, smallestPerfectCell, type BoundaryKind, type DefectKind, type Domain } from '../lattice/domain.ts';
+import { evaluate } from '../potentials/evaluate.ts';
+import { basisCount, type Lattice, type LatticeName } from '../lattice/lattice.ts';
+import { determinant, Matrix } from 'ml-matrix';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import { equilibriumLattice } from '../potentials/equilibrium.ts';
 import type { SitePotential } from '../potentials/types.ts';
+import type { Structure } from '../lattice/structure.ts';
 import { relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
-import { lowestEigenvalue, strongStability, type StabilityResult } from '../relax/stability.ts';
+import { engineEvaluations, finiteDifferenceHessian } from '../relax/fd-hessian.ts';
+import { lowestEigenvalue, strongStability, type ProductsRecord } from '../relax/stability.ts';
 import { applyAssumptions, basinChange, relaxFrom, stabilityNote, stabilityRecord, transferField, type BasinCheck } from './branch.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { ParameterError, requireParam } from '../util/errors.ts';
@@ -57,6 +61,11 @@ export interface DomainStudyOptions {
   stabilityMargin?: number;
   /** Lanczos steps of the reference's strong-stability check (default 30: the pencil (H, L) is well conditioned). */
   stabilitySteps?: number;
+  /**
+   * Lanczos steps of each measured domain's stability test (default 80 on the Hessian; on a potential whose Hessian is
+   * by finite differences of forces, 20 on the pencil (H, L), see domainStudy).
+   */
+  domainStabilitySteps?: number;
   /** Initial guess of the nearest-neighbour distance for the stress-free lattice search (default 1, reduced units;
    * give about the potential's r0 for a potential in Angstrom, e.g. 2.5 for Cu). */
   r0Guess?: number;
@@ -96,7 +105,24 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   const relaxOpts = { solver: o.solver ?? ('auto' as SolverName), tol, maxIterations: o.maxIterations };
   const sizes = [...o.sizes].sort((a, b) => a - b);
 
-  const perfect = equilibriumLattice(pot, latticeName, o.r0Guess ?? 1);
+  // Engine calls per phase (engines count them; each is a full evaluation in another process): what a study costs.
+  const calls: Record<string, number> = {};
+  let callMark = engineEvaluations(pot);
+  let timeMark = performance.now();
+  const phase = (name: string): string => {
+    const now = engineEvaluations(pot);
+    const t = performance.now();
+    const sec = (t - timeMark) / 1000;
+    timeMark = t;
+    if (now === undefined || callMark === undefined) return '';
+    calls[name] = (calls[name] ?? 0) + now - callMark;
+    const msg = `; ${now - callMark} engine calls, ${sec.toFixed(0)} s`;
+    callMark = now;
+    return msg;
+  };
+  // Default start: the potential's declared length scale (an engine in Angstrom from guess 1 brackets through
+  // cells of thousands of atoms: 14 min of ASE EMT calls before the reference started).
+  const perfect = equilibriumLattice(pot, latticeName, o.r0Guess ?? (pot as SitePotential).lengthScale ?? 1);
   const lattice = perfect.lattice;
   const d = lattice.dim;
   const e0 = perfect.e0;
@@ -112,9 +138,10 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     wallTimeSeconds: r.result.wallTimeSeconds,
   });
 
+  phase('equilibrium lattice');
   log(`reference: ${o.defect} in a clamped ball R = ${o.refSize} (${lattice.name}, ${potName})`);
   const ref = relaxDefect(pot, makeDomain(lattice, o.defect, 'ball', o.refSize, pot.cutoff), { ...relaxOpts, e0 });
-  log(`  ${ref.domain.keys.length} atoms, E_f = ${ref.formationEnergy}, ${ref.result.iterations} iterations`);
+  log(`  ${ref.domain.keys.length} atoms, E_f = ${ref.formationEnergy}, ${ref.result.iterations} iterations${phase('reference relaxation')}`);
   // Every smaller domain starts on the reference's branch: the reference field restricted to its free atoms.
   const branch: Array<{ size: number } & BasinCheck> = [];
   const onBranch = (dom: Domain): DefectRelaxation => {
@@ -132,6 +159,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   };
   log(`reference check: clamped ball R = ${checkRef}`);
   const ref2 = onBranch(makeDomain(lattice, o.defect, 'ball', checkRef, pot.cutoff));
+  log(`  ${ref2.domain.keys.length} atoms, ${ref2.result.iterations} iterations${phase('reference check relaxation')}`);
   const refBranch = branch.pop()!;
   // The theory's hypothesis, measured: strong stability against ||Dv||^2 of the reference defect, relaxed on the
   // reference's branch in the check ball R_ref / 2. gamma is set by the defect core (identical in both balls); the
@@ -145,7 +173,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     iterations: o.stabilitySteps ?? 30,
     margin: o.stabilityMargin,
   });
-  log(`  strong stability: gamma/mu = ${refStability.relative.toExponential(3)} (${refStability.verdict})`);
+  log(`  strong stability: gamma/mu = ${refStability.relative.toExponential(3)} (${refStability.verdict})${phase('reference strong stability')}`);
   const refDiff = displacementErrors(ref2.field, ref.field, graph);
   const refDiffs: Record<string, number> = {
     energyNorm: refDiff.energyNorm,
@@ -154,15 +182,17 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   };
 
   const points: StudyPoint[] = [];
-  const stability: Array<{ size: number } & StabilityResult> = [];
+  const stability: DomainStability[] = [];
   for (const R of sizes) {
     const dom = makeDomain(lattice, o.defect, o.boundary, R, pot.cutoff);
     log(`${o.boundary} R = ${R}: ${dom.keys.length} atoms`);
     const r = onBranch(dom);
+    const relaxMsg = phase('domain relaxations');
     // Zero force is not enough: the theory's hypothesis is a strongly stable minimum (a symmetric start can end on a
     // saddle). The lowest curvature of each measured domain is recorded; a negative one fails the study.
-    const st = lowestEigenvalue(pot, r.result.structure, dom.free, { seed: 1 });
+    const st = domainStability(pot, r.result.structure, dom.free, o.domainStabilitySteps);
     stability.push({ size: R, ...st });
+    log(`  ${r.result.iterations} iterations${relaxMsg}; stability: ${st.measure} ${st.lowestCurvature.toExponential(2)} (${st.verdict})${phase('domain stability')}`);
     const e = displacementErrors(r.field, ref.field, graph);
     points.push({
       x: domainLength(dom),
@@ -175,7 +205,7 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
         requestedSize: R,
         comparedSites: e.sites,
         ...describeRelax(r),
-        lowestCurvature: st.rayleigh,
+        lowestCurvature: st.lowestCurvature,
         branchShift: branch[branch.length - 1].maxShift,
         leftBranch: branch[branch.length - 1].jumped,
       },
@@ -261,13 +291,30 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     notes.push(
       `the relaxed ${o.defect} is not a strongly stable minimum (THEORY.md section 1), so P1 does not apply: lowest ` +
         `curvature (Rayleigh quotient of a Lanczos vector, a proof of a negative eigenvalue) ` +
-        unstable.map((x) => `${x.rayleigh.toExponential(2)} at R = ${x.size}`).join(', ') +
+        unstable.map((x) => `${x.lowestCurvature.toExponential(2)} at R = ${x.size}`).join(', ') +
         '; the solver stopped on a saddle (e.g. a symmetric start) and a lower, reconstructed minimum exists',
     );
   } else {
     notes.push(
-      `every measured configuration has positive lowest curvature (Lanczos, ${stability[0]?.iterations ?? 0} steps; ` +
-        `smallest ${Math.min(...stability.map((x) => x.rayleigh)).toExponential(2)}): evidence of a strongly stable minimum`,
+      `every measured configuration has positive lowest curvature (${stability[0]?.measure ?? 'Lanczos'}, ` +
+        `${stability[0]?.iterations ?? 0} Lanczos steps; smallest ${Math.min(...stability.map((x) => x.lowestCurvature)).toExponential(2)}): ` +
+        'evidence of a strongly stable minimum',
+    );
+  }
+  if (!ref.result.siteEnergies) {
+    // Engines report totals only: E_f is a difference of two totals of size N |e0| (src/relax/defect.ts), each carrying
+    // the engine's own rounding, which no decimal arithmetic on our side can undo.
+    const u = 2 ** -53;
+    const N = ref.domain.keys.length;
+    const E = Math.abs(ref.result.energy);
+    notes.push(
+      `formation energies are differences of engine totals (no site energies): whatever error of the engine's total ` +
+        `does not cancel between the relaxed and the perfect ball enters E_f. For the ${N}-atom reference (|E| = ` +
+        `${E.toPrecision(4)}) the rounding of a plain float64 sum of its site terms alone is about u|E|sqrt(N) = ` +
+        `${(u * E * Math.sqrt(N)).toExponential(1)} (random) to u|E|N = ${(u * E * N).toExponential(1)} (worst case). Measured ` +
+        'for Cu_mishin1 through LAMMPS: its totals differ from the in-process energies by a size-dependent amount ' +
+        '(-2.7e-8 to -7.8e-6 eV on perfect balls of 3,319 to 52,925 atoms, unchanged by exact rotations, so not the order ' +
+        "of summation), and the 52,924-atom reference's E_f by 4.6e-6 eV, 3% of the smallest E_f error of the preset",
     );
   }
   const maxResidual = Math.max(ref.result.maxForce, ref2.result.maxForce, ...points.map((p) => p.info!.maxForce as number));
@@ -310,9 +357,19 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
       refSize: o.refSize,
       reference: { ...describeRelax(ref), boundary: 'ball' },
       referenceCheck,
-      referenceStability: { ...stabilityRecord(refStability), ballRadius: stabilityOn.domain.size },
+      referenceStability: { ...stabilityRecord(refStability), products: refStability.products, ballRadius: stabilityOn.domain.size },
       branch: allBranch.map((b) => ({ size: b.size, maxShift: b.maxShift, atom: b.atom, threshold: b.threshold, leftBranch: b.jumped })),
-      stability: stability.map((x) => ({ size: x.size, lowestCurvature: x.rayleigh, residual: x.residual, verdict: x.verdict, lanczosSteps: x.iterations, seed: x.seed })),
+      stability: stability.map((x) => ({
+        size: x.size,
+        measure: x.measure,
+        lowestCurvature: x.lowestCurvature,
+        residual: x.residual,
+        verdict: x.verdict,
+        lanczosSteps: x.iterations,
+        seed: x.seed,
+        products: x.products,
+      })),
+      ...(Object.keys(calls).length ? { engineCalls: calls } : {}),
       solver: relaxOpts.solver,
       tol,
       maxIterations: o.maxIterations ?? null,
@@ -322,6 +379,53 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
     seeds: [1], // the Lanczos start vector of the stability check (the relaxations are deterministic)
     wallTimeSeconds: (performance.now() - t0) / 1000,
     notes,
+  };
+}
+
+/** One measured domain's stability test (see domainStability). */
+interface DomainStability {
+  size: number;
+  measure: 'Hessian lowest eigenvalue' | 'gamma of the pencil (H, L)';
+  /** The Rayleigh quotient: per |v|^2 (Hessian) or per ||Dv||^2 (pencil); its sign is the verdict. */
+  lowestCurvature: number;
+  residual: number;
+  verdict: 'stable' | 'unstable';
+  iterations: number;
+  seed: number;
+  products: ProductsRecord;
+}
+
+/**
+ * Is a measured domain's relaxed state a minimum? Analytic Hessians: Lanczos on H (80 steps, lowestEigenvalue), as
+ * always. A Hessian by finite differences of forces (engines): every product costs engine evaluations, so Lanczos on
+ * the pencil (H, L) instead (strongStability): by Sylvester's law of inertia it has a negative eigenvalue exactly
+ * when H has (L is positive definite on the free space), and in the ||Dv||-norm the elastic modes do not crowd
+ * towards 0 as the domain grows, so 20 steps resolve the lowest value that the l2 Lanczos needs 80 for; each product is
+ * one central difference (2 evaluations, not the engine's 4). The same proof standard: a negative Rayleigh quotient
+ * of a computed vector beyond the products' error scale.
+ */
+function domainStability(pot: SitePotential, s: Structure, free: Uint8Array, steps?: number): Omit<DomainStability, 'size'> {
+  if (finiteDifferenceHessian(pot)) {
+    const st = strongStability(pot, s, free, { seed: 1, iterations: steps ?? 20 });
+    return {
+      measure: 'gamma of the pencil (H, L)',
+      lowestCurvature: st.gamma,
+      residual: st.residual,
+      verdict: st.verdict === 'unstable' ? 'unstable' : 'stable',
+      iterations: st.iterations,
+      seed: st.seed,
+      products: st.products,
+    };
+  }
+  const st = lowestEigenvalue(pot, s, free, { seed: 1, iterations: steps });
+  return {
+    measure: 'Hessian lowest eigenvalue',
+    lowestCurvature: st.rayleigh,
+    residual: st.residual,
+    verdict: st.verdict,
+    iterations: st.iterations,
+    seed: st.seed,
+    products: st.products,
   };
 }
 
@@ -339,6 +443,109 @@ export function realMetalDomainPreset(cutoff: number): { sizes: number[]; refSiz
   requireParam('cutoff', cutoff, (v) => v > 0, '> 0');
   const r = (x: number) => Number((x * cutoff).toPrecision(3));
   return { sizes: [2.09, 2.45, 2.91, 3.45].map(r), refSize: r(7.63) };
+}
+
+/**
+ * Engine calls of each phase of a P1 study on a potential whose Hessian is by finite differences (precon-lbfgs
+ * relaxations, central-difference stability tests), measured: Cu_mishin1 through LAMMPS with the real-metal preset
+ * (reference 44 calls, check ball 36 + 64, per size 30 + 44) and the same file wrapped as such an engine in process
+ * (48, 36 + 64, 27-36 + 44). Rounded up, with the one evaluation of the perfect ball behind each totals E_f.
+ */
+export const ENGINE_P1_CALLS = { reference: 50, checkBall: 105, perSize: 80 } as const;
+
+/** Atoms of a clamped ball of radius R (free ball plus the 2 rc clamped shell), from the lattice's site density. */
+export function ballAtoms(l: Lattice, R: number, cutoff: number): number {
+  const d = l.dim;
+  const m = new Matrix(d, d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) m.set(i, j, l.cell[i * d + j]);
+  const volume = Math.abs(determinant(m));
+  const r = R + 2 * cutoff;
+  const ball = d === 3 ? (4 / 3) * Math.PI * r ** 3 : Math.PI * r * r;
+  return (ball * basisCount(l)) / volume;
+}
+
+/** Atom-evaluations (sum over engine calls of the atoms evaluated) of a clamped-ball P1 study, by ENGINE_P1_CALLS. */
+export function engineP1AtomEvaluations(l: Lattice, sizes: readonly number[], refSize: number, cutoff: number): number {
+  let t = ENGINE_P1_CALLS.reference * ballAtoms(l, refSize, cutoff) + ENGINE_P1_CALLS.checkBall * ballAtoms(l, refSize / 2, cutoff);
+  for (const R of sizes) t += ENGINE_P1_CALLS.perSize * ballAtoms(l, R, cutoff);
+  return t;
+}
+
+export interface BudgetedPreset {
+  sizes: number[];
+  refSize: number;
+  /** Factor applied to every length of the preset (1: unchanged). */
+  scale: number;
+  /** Estimated wall time of the study run as given, and of the unscaled preset (seconds). */
+  estimatedSeconds: number;
+  presetSeconds: number;
+  msPerAtom: number;
+  budgetSeconds: number;
+  /** Whether some size lies below the pre-asymptotic radius 2 rc (such points are dropped from the fits). */
+  preAsymptotic: boolean;
+}
+
+/**
+ * An engine-backed clamped-ball P1 preset that fits a wall-time budget on this machine: the estimated cost is
+ * ENGINE_P1_CALLS x atoms x the engine's measured time per atom; if the preset exceeds the budget, every length (sizes
+ * and reference) is scaled by the largest factor that fits (bisection; never below sizes of one r0). Scaling keeps the
+ * ratio reference / largest size that the truncation check needs, but it cannot keep sizes above the pre-asymptotic
+ * radius 2 rc: a scaled study then has no asymptotic point to fit, and says so (preAsymptotic) instead of pretending.
+ */
+export function fitDomainPresetToBudget(
+  l: Lattice,
+  preset: { sizes: number[]; refSize: number },
+  cutoff: number,
+  msPerAtom: number,
+  budgetSeconds: number,
+): BudgetedPreset {
+  requireParam('msPerAtom', msPerAtom, (v) => v > 0 && Number.isFinite(v), '> 0');
+  requireParam('budget (seconds)', budgetSeconds, (v) => v > 0, '> 0');
+  const cost = (f: number) => (engineP1AtomEvaluations(l, preset.sizes.map((x) => f * x), f * preset.refSize, cutoff) * msPerAtom) / 1000;
+  const presetSeconds = cost(1);
+  let scale = 1;
+  if (presetSeconds > budgetSeconds) {
+    let lo = Math.min(1, l.r0 / Math.min(...preset.sizes));
+    let hi = 1;
+    if (cost(lo) <= budgetSeconds) {
+      for (let k = 0; k < 40; k++) {
+        const mid = 0.5 * (lo + hi);
+        if (cost(mid) <= budgetSeconds) lo = mid;
+        else hi = mid;
+      }
+    }
+    scale = lo;
+  }
+  const r = (x: number) => Number((scale * x).toPrecision(3));
+  const sizes = preset.sizes.map(r);
+  return {
+    sizes,
+    refSize: r(preset.refSize),
+    scale,
+    estimatedSeconds: cost(scale),
+    presetSeconds,
+    msPerAtom,
+    budgetSeconds,
+    preAsymptotic: sizes.some((x) => x < 2 * cutoff),
+  };
+}
+
+/**
+ * Wall time per atom of one engine evaluation (ms), measured on the smallest perfect periodic cell that carries the
+ * cutoff: two evaluations of slightly moved copies, the second timed (the first may start an engine process or warm
+ * its caches). The fixed cost per call (socket, process) is included, so for fast engines this overestimates.
+ */
+export function engineMsPerAtom(pot: SitePotential, l: Lattice): number {
+  const dom = smallestPerfectCell(l, pot.cutoff);
+  let ms = 0;
+  for (let k = 1; k <= 2; k++) {
+    const x = dom.structure.positions.slice();
+    x[0] += 1e-3 * k * l.r0;
+    const t = performance.now();
+    evaluate(pot, { ...dom.structure, positions: x });
+    ms = performance.now() - t;
+  }
+  return ms / dom.keys.length;
 }
 
 /** Registry entry (see registry.ts): the P1 study driven by a configuration object. */
@@ -363,6 +570,7 @@ export const definition: StudyDefinition = {
       basinFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
       stabilityMargin: { type: 'number', minimum: 0 },
       stabilitySteps: { type: 'integer', minimum: 2 },
+      domainStabilitySteps: { type: 'integer', minimum: 2 },
       r0Guess: { type: 'number', exclusiveMinimum: 0 },
     },
   },

@@ -9,6 +9,7 @@ import { ExpDensity, MorseRadial, QuadraticEmbedding } from '../potentials/radia
 import type { SitePotential } from '../potentials/types.ts';
 import { perfectLatticeEnergy, relaxDefect, type DefectRelaxation } from '../relax/defect.ts';
 import { strongStability } from '../relax/stability.ts';
+import { finiteDifferenceHessian } from '../relax/fd-hessian.ts';
 import { applyAssumptions, basinChange, branchEvidence, relaxFrom, stabilityNote, stabilityRecord, type BasinCheck } from './branch.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { HP } from '../util/decimal.ts';
@@ -167,7 +168,7 @@ export function perturbationStudy(o: PerturbationStudyOptions): StudyResult {
   const potName = o.potential ?? (o.pot ? o.pot.name : 'eam-2d');
   const V = o.pot ?? makePotential(potName, o.params);
   const latticeName: LatticeName = o.lattice ?? POTENTIALS[potName]?.lattice ?? 'triangular';
-  const perfect = equilibriumLattice(V, latticeName, o.r0Guess ?? 1);
+  const perfect = equilibriumLattice(V, latticeName, o.r0Guess ?? (V as SitePotential).lengthScale ?? 1);
   // Built-in reduced-unit potentials keep their historical W; any other potential gets W scaled to its own lattice
   // and bond energy (scaledPerturbation), so that t means the same relative size in Angstrom/eV as in reduced units.
   const W =
@@ -210,7 +211,9 @@ export function perturbationStudy(o: PerturbationStudyOptions): StudyResult {
 
   log(`t = 0: ${o.defect} in a clamped ball R = ${o.radius} (${dom.keys.length} atoms, ${lattice.name}, ${potName})`);
   const r0 = relaxDefect(V, dom, { ...relaxOpts, e0: perfect.e0 });
-  const st = strongStability(V, r0.result.structure, dom.free, { seed: 1, margin: o.stabilityMargin });
+  // An engine's products are differences of forces (2 engine calls each): 30 Lanczos steps on the well-conditioned
+  // pencil (H, L), as P1 measures its reference, instead of the default 80.
+  const st = strongStability(V, r0.result.structure, dom.free, { seed: 1, margin: o.stabilityMargin, iterations: finiteDifferenceHessian(V) ? 30 : undefined });
   log(`  lowest curvature gamma/mu = ${st.relative.toExponential(3)} (${st.verdict})`);
   const err0 = solverError(V, r0);
 
@@ -378,7 +381,7 @@ export function perturbationStudy(o: PerturbationStudyOptions): StudyResult {
       radius: o.radius,
       ts,
       reference: { ...describeRelax(r0), solverErrorEstimate: err0 },
-      stability: stabilityRecord(st),
+      stability: { ...stabilityRecord(st), products: st.products },
       branch: branch.map((b) => ({ t: b.t, maxShift: b.maxShift, atom: b.atom, threshold: b.threshold, leftBranch: b.jumped })),
       linearResponse: {
         u1EnergyNorm: u1Norm,

@@ -1,7 +1,8 @@
 import type { Structure } from '../lattice/structure.ts';
 import type { SitePotential } from '../potentials/types.ts';
 import { ConvergenceError, ParameterError, requireParam } from '../util/errors.ts';
-import { Objective } from './objective.ts';
+import { dot, Objective } from './objective.ts';
+import { finiteDifferenceHessian } from './fd-hessian.ts';
 import { estimateMu, LaplacianPrecon } from './precon.ts';
 import { runFire, runLbfgs, runNewtonKrylov, type StageOutcome, type StageSettings, type StageState } from './solvers.ts';
 import { SOLVER_NAMES, type RelaxOptions, type RelaxResult, type SolverName, type SolverStage } from './types.ts';
@@ -56,6 +57,14 @@ function cachedPrecon(
  * 'auto' (default): precon-lbfgs down to switchTol (1e-6), then newton-krylov to tol. The hand-over is there because
  * line searches lose the energy signal below ~1e-6 on large cells (the energy decrease of a step falls below the
  * rounding noise of E), whereas Newton's quadratic convergence needs only a few steps from there.
+ *
+ * 'auto' on a potential whose Hessian-vector products are finite differences of forces (external engines, see
+ * src/relax/fd-hessian.ts) runs precon-lbfgs alone down to tol: each product there costs 2-4 engine evaluations
+ * (a Newton step needs tens of them), and on a C1 spline table (LAMMPS eam/alloy) the differenced Hessian is
+ * inconsistent across the knots, so Newton-Krylov stalls (measured: 500 iterations at max|F| 1.4e-6 on
+ * Cu_mishin1 through LAMMPS). L-BFGS needs forces only, and its line search accepts points by gradient conditions in
+ * the energy-noise regime (wolfeLineSearch), so it reaches the same tol. Should its line search still fail above tol,
+ * it is restarted from the point reached (fresh memory) while that keeps lowering the residual.
  */
 export function relax(
   pot: SitePotential,
@@ -140,6 +149,10 @@ export function relax(
       out = runNewtonKrylov(obj, st, settings(500, tol), getPrecon());
       break;
     case 'auto': {
+      if (finiteDifferenceHessian(pot)) {
+        out = lbfgsWithRestarts(obj, st, () => settings(10000, tol), getPrecon(), stages);
+        break;
+      }
       const sw = Math.max(tol, opts.switchTol ?? DEFAULT_SWITCH_TOL);
       out = runLbfgs(obj, st, settings(10000, sw), getPrecon());
       stages.push(out.stage);
@@ -171,4 +184,64 @@ export function relax(
     tol,
     neighbourBuilds: obj.cache.builds - buildsBefore,
   };
+}
+
+/** Restarts after a failed line search before 'auto' gives up on a finite-difference-Hessian potential. */
+export const FD_LBFGS_RESTARTS = 5;
+
+/**
+ * Preconditioned L-BFGS to tol; a stage that ends in 'line search failed' above tol (the memory spoiled by noise) is
+ * followed by a fresh stage from the point reached, up to FD_LBFGS_RESTARTS times and only while each stage lowers the
+ * residual. Every stage is recorded; the last outcome is returned (not yet pushed).
+ */
+function lbfgsWithRestarts(
+  obj: Objective,
+  st: StageState,
+  set: () => StageSettings,
+  precon: LaplacianPrecon | null,
+  stages: SolverStage[],
+): StageOutcome {
+  let out = runLbfgs(obj, st, set(), precon);
+  for (let k = 0; k < FD_LBFGS_RESTARTS && !out.converged && out.stage.status === 'line search failed'; k++) {
+    const h = out.stage.residualHistory;
+    const progressed = h[h.length - 1] < h[0];
+    // The energy may be noisier than the model says (engines' plain sums of terms that cancel, e.g. EMT's site
+    // energies of ~0 built from eV-sized parts): measure it where the search failed, and raise the floor if so.
+    const raised = raiseNoiseFloor(obj, st);
+    if (!progressed && !raised) break;
+    stages.push(out.stage);
+    if (raised) out.stage.status = `line search failed; measured energy noise ${obj.noiseFloor.toExponential(2)}`;
+    out = runLbfgs(obj, st, set(), precon);
+  }
+  return out;
+}
+
+/**
+ * Measure the energy's noise at st.x along the steepest-descent direction: at x +- t d (largest atomic step 1e-4 x
+ * cutoff), the trapezoid rule on the forces predicts E to O(t^3) (~1e-12 relative here), so what it misses is the
+ * energy's rounding noise (or an inconsistency between energy and forces, equally invisible to a line search). Two
+ * evaluations. The floor becomes 10 x the larger miss; returns whether it rose above what energyNoise() said.
+ */
+function raiseNoiseFloor(obj: Objective, st: StageState): boolean {
+  const n = st.x.length;
+  const d = st.g.map((v) => -v);
+  const dmax = obj.maxDisplacement(d);
+  if (!(dmax > 0)) return false;
+  const t = (1e-4 * obj.pot.cutoff) / dmax;
+  const g0d = dot(st.g, d);
+  let miss = 0;
+  for (const sgn of [1, -1]) {
+    const x = new Float64Array(n);
+    for (let i = 0; i < n; i++) x[i] = st.x[i] + sgn * t * d[i];
+    const g = new Float64Array(n);
+    const e = obj.evaluate(x, g);
+    // E(x + s t d) - E(x) = s t (g(x) + g(x + s t d)) . d / 2 + O(t^3)
+    miss = Math.max(miss, Math.abs(e - st.energy - (sgn * t * (g0d + dot(g, d))) / 2));
+  }
+  const before = obj.energyNoise();
+  // Restore the objective's state at st.x (energy scale, site energies) for the next stage.
+  obj.evaluate(st.x, st.g);
+  if (!(10 * miss > before)) return false;
+  obj.noiseFloor = 10 * miss;
+  return true;
 }

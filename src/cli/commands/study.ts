@@ -1,5 +1,5 @@
 import { BOUNDARY_KINDS, DEFECT_KINDS, type BoundaryKind, type DefectKind } from '../../lattice/domain.ts';
-import { LATTICE_NAMES, type LatticeName } from '../../lattice/lattice.ts';
+import { LATTICE_NAMES, makeLattice, type LatticeName } from '../../lattice/lattice.ts';
 import { potentialNames, POTENTIALS } from '../../potentials/defaults.ts';
 import { engineConfigFlags, ENGINE_USAGE, potentialFlag } from '../../engines/cli.ts';
 import { runOnPotential, SIZE_CONVENTION, type StudySetup } from '../../convergence/study-potential.ts';
@@ -71,6 +71,23 @@ async function onPotential<T extends StudyResult | StudyResult[]>(
   );
 }
 
+/** What a budget did to the real-metal P1 preset, in one sentence (stderr and the result's notes). */
+function budgetNote(b: import('../../convergence/domain-study.ts').BudgetedPreset, cutoff: number): string {
+  const t = (sec: number) => (sec >= 5400 ? `${(sec / 3600).toFixed(1)} h` : `${Math.max(1, Math.round(sec / 60))} min`);
+  const head = `engine time per atom measured at ${b.msPerAtom.toPrecision(3)} ms: the real-metal P1 preset would take about ${t(b.presetSeconds)}`;
+  if (b.scale === 1) return `${head}, within the --budget of ${t(b.budgetSeconds)}`;
+  return (
+    `${head}, more than the --budget of ${t(b.budgetSeconds)}, so every length is scaled by ${b.scale.toFixed(3)} ` +
+    `(sizes ${b.sizes.join(',')}, --ref-size ${b.refSize}; about ${t(b.estimatedSeconds)}` +
+    (b.estimatedSeconds > b.budgetSeconds * 1.001 ? ': the budget cannot be met, sizes of one r0 are the floor' : '') +
+    ')' +
+    (b.preAsymptotic
+      ? `; sizes below 2 x cutoff = ${(2 * cutoff).toPrecision(4)} are pre-asymptotic and are dropped from the fits, so this run cannot confirm the rates: ` +
+        `give --budget ${Math.ceil((1.2 * b.presetSeconds) / 60)} (or --sizes/--ref-size) for the asymptotic study`
+      : '')
+  );
+}
+
 /** A list of sizes given on the command line, else the preset scaled to the potential's units. */
 function sizesFlag(p: ParsedArgs, name: string, s: CliSetup, preset: number[]): number[] {
   return flagNumberList(p, name) ?? preset.map(s.len);
@@ -90,35 +107,57 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       'Defaults: 2D sizes 8,11,16,23,32 with --ref-size 128; 3D sizes 4.5,5.5,6.5,8 with --ref-size 24 (about 20 min:',
       'the 169,000-atom reference is most of it; a smaller one fails its own truncation check at these sizes). Other',
       '3D potentials: sizes 2.09,2.45,2.91,3.45 and --ref-size 7.63 in cutoffs (Cu_mishin1: 11.5..19 A, 42 A, 52,924 atoms).',
+      'Engines (lammps:, ase:, ipi:) on that preset: --budget <minutes> (default 30, 0: none). The wall time is estimated',
+      "from the engine's measured time per atom; a preset over budget is scaled down (sizes below 2 x cutoff are then",
+      'pre-asymptotic and the study says it cannot confirm the rates). Cu_mishin1 through LAMMPS: 4 min, within budget.',
     ].join('\n'),
     async run(p, progress) {
-      const { domainStudy, realMetalDomainPreset } = await import('../../convergence/domain-study.ts');
-      return onPotential(p, progress, (s) =>
-        domainStudy({
+      const { domainStudy, realMetalDomainPreset, fitDomainPresetToBudget, engineMsPerAtom } = await import('../../convergence/domain-study.ts');
+      const { finiteDifferenceHessian } = await import('../../relax/fd-hessian.ts');
+      const budgetMin = flagNumber(p, 'budget', 30)!;
+      if (!(budgetMin >= 0)) throw new ParameterError(`--budget ${budgetMin}: minutes >= 0 (0: no budget)`);
+      return onPotential(p, progress, (s) => {
+        const boundary = choice<BoundaryKind>(p, 'boundary', BOUNDARY_KINDS, 'ball');
+        // 3D, other than a built-in: sizes in units of the cutoff (realMetalDomainPreset; Cu_mishin1: 11.5..19 A, reference
+        // 42 A = 52,924 atoms), measured to pass the slopes (-1.52 / -1.89 / -2.97) and the reference's own truncation
+        // check on the clamped ball. The built-in's sizes x r0 with a 19 r0 reference (84,000 atoms) passed the check
+        // but measured a pre-asymptotic max-norm slope (-1.71).
+        const real = s.dim === 3 && !s.builtin ? realMetalDomainPreset(s.pot.cutoff) : null;
+        let sizes = flagNumberList(p, 'sizes') ?? real?.sizes ?? (s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]).map(s.len);
+        let refSize = flagNumber(p, 'ref-size') ?? real?.refSize ?? s.len(s.dim === 2 ? 128 : 24);
+        // An engine (Hessian by differences of forces: LAMMPS, ASE, i-PI) on the preset: estimate the study's wall time
+        // from the engine's measured time per atom, and scale the preset down to the budget if it would take longer.
+        let budget: ReturnType<typeof fitDomainPresetToBudget> | null = null;
+        if (real && budgetMin > 0 && boundary === 'ball' && finiteDifferenceHessian(s.pot) && !p.flags.has('sizes') && !p.flags.has('ref-size')) {
+          const lat = makeLattice(s.lattice, s.len(1)); // the stress-free r0 onPotential found (4 digits: ample here)
+          budget = fitDomainPresetToBudget(lat, real, s.pot.cutoff, engineMsPerAtom(s.pot, lat), budgetMin * 60);
+          sizes = budget.sizes;
+          refSize = budget.refSize;
+          progress(budgetNote(budget, s.pot.cutoff));
+        }
+        const res = domainStudy({
           pot: s.pot,
           potential: s.potential,
           lattice: s.lattice,
           defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
-          boundary: choice<BoundaryKind>(p, 'boundary', BOUNDARY_KINDS, 'ball'),
-          // 3D, other than a built-in: sizes in units of the cutoff (realMetalDomainPreset; Cu_mishin1: 11.5..19 A, reference
-          // 42 A = 52,924 atoms), measured to pass the slopes (-1.52 / -1.89 / -2.97) and the reference's own truncation
-          // check on the clamped ball. The built-in's sizes x r0 with a 19 r0 reference (84,000 atoms) passed the check
-          // but measured a pre-asymptotic max-norm slope (-1.71).
-          ...(() => {
-            const real = s.dim === 3 && !s.builtin ? realMetalDomainPreset(s.pot.cutoff) : null;
-            return {
-              sizes: flagNumberList(p, 'sizes') ?? real?.sizes ?? (s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]).map(s.len),
-              refSize: flagNumber(p, 'ref-size') ?? real?.refSize ?? s.len(s.dim === 2 ? 128 : 24),
-            };
-          })(),
+          boundary,
+          sizes,
+          refSize,
           checkRefSize: flagNumber(p, 'check-ref-size'),
           solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
           tol: flagNumber(p, 'tol', 1e-10),
           maxIterations: flagNumber(p, 'max-iterations'),
           preAsymptoticRadius: flagNumber(p, 'pre-asymptotic'),
+          // Start the stress-free lattice search at the r0 already found (each step is an engine call on a cell).
+          r0Guess: s.builtin ? undefined : s.len(1),
           progress,
-        }),
-      );
+        });
+        if (budget) {
+          res.settings.budget = { ...budget, presetSizes: real!.sizes, presetRefSize: real!.refSize };
+          (res.notes ??= []).push(budgetNote(budget, s.pot.cutoff));
+        }
+        return res;
+      });
     },
   },
   perturbation: {

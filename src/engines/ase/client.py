@@ -188,6 +188,24 @@ class Evaluator:
         self.last_seconds = 0.0
         self.first_seconds = 0.0
 
+    def compute_together(self, a):
+        """One calculate() for energy, forces and stress together, where the calculator is an ase Calculator.
+
+        get_potential_energy / get_forces / get_stress each ask calculate() for their one property; a calculator that
+        computes stress only when asked (EMT, ASE 3.22) then runs its whole loop a second time for the stress, which
+        doubled every evaluation (measured: EMT on 1,724 atoms, 7.0 s for energy and forces, 12.7 s with the stress).
+        The getters afterwards read the stored results. Other calculators keep the getters' own path.
+        """
+        calc = self.calc
+        if not (hasattr(calc, 'check_state') and hasattr(calc, 'calculate') and hasattr(calc, 'results')):
+            return
+        props = ['energy', 'forces'] + (['stress'] if self.stress else [])
+        changes = calc.check_state(a)
+        if changes:
+            calc.reset()
+        if any(p not in calc.results for p in props):
+            calc.calculate(a, props, changes)
+
     def __call__(self, cell, positions):
         """cell rows and positions in Angstrom -> energy (eV), forces (eV/A, n x 3), virial (eV, 3 x 3) or None."""
         n = len(positions)
@@ -201,6 +219,7 @@ class Evaluator:
             a.set_positions(positions)
         t0 = time.perf_counter()
         try:
+            self.compute_together(a)
             energy = a.get_potential_energy()
             forces = a.get_forces()
             virial = None

@@ -31,6 +31,13 @@ export interface IpiEngineOptions {
   /** 'richardson' (default): central differences at h and h/2 extrapolated, O(h^4), 4 evaluations per product;
    * 'central': one central difference, O(h^2), 2 evaluations (pass a smaller fdStep, e.g. 1e-5 x cutoff). */
   fdScheme?: 'richardson' | 'central';
+  /**
+   * Scale each evaluation's response timeout with its size (default true): the timeout of a call on n atoms is
+   * max(server.responseTimeoutMs, RESPONSE_TIMEOUT_FACTOR x the slowest time per atom measured so far x n), so a
+   * study's 50,000-atom reference does not trip a timeout sized for the 256-atom cells it started with, while a
+   * client that hangs is still caught. false: every call gets server.responseTimeoutMs.
+   */
+  scaleTimeout?: boolean;
   /** Start this client process once the server listens (LAMMPS, a driver script); it is stopped on close(). */
   launch?: LaunchSpec;
   /** Provenance for describe(): what the engine is (pair style, model file, ...). */
@@ -95,6 +102,9 @@ function registerExitHook(): void {
 
 const STARTUP_TIMEOUT_MS = 60_000;
 
+/** A call may take this many times the slowest per-atom time measured before it (see IpiEngineOptions.scaleTimeout). */
+export const RESPONSE_TIMEOUT_FACTOR = 20;
+
 /** Default finite-difference scheme of engine Hessian-vector products (the protocol has no second derivatives). */
 export const DEFAULT_FD = { scheme: 'richardson', stepPerCutoff: 1e-4 } as const;
 
@@ -141,6 +151,8 @@ export class IpiPotential implements SitePotential {
   private cache: { key: Float64Array; cell: Float64Array | null; dim: number; result: EvalResult } | null = null;
   /** Round trips to the engine (cache hits excluded) and the wall time spent in them. */
   evaluations = 0;
+  /** Slowest wall time per atom of a round trip so far (ms; first connection excluded), for the scaled timeout. */
+  private msPerAtom = 0;
   wallTimeSeconds = 0;
   clientExit: { code: number | null; signal: string | null } | null = null;
   /** Process id of the launched client (launch option), for the exit hook and for tests. */
@@ -236,21 +248,49 @@ export class IpiPotential implements SitePotential {
     const t0 = performance.now();
     const pbc = s.cell ? [true, true, s.dim === 3] : [false, false, false];
     const frame = this.opts.announceBoundary ? { ...e.frame, init: JSON.stringify({ pbc }) } : e.frame;
-    this.post({ op: 'compute', id, frame });
+    const n = e.n;
+    const timeoutMs = this.responseTimeoutFor(n);
+    this.post({ op: 'compute', id, frame, timeoutMs });
     // The worker enforces the real timeouts; this bound only guards against a wedged worker.
-    const bound = (this.connected ? 0 : this.acceptTimeoutMs) + 5 * this.responseTimeoutMs + 10_000;
+    const bound = (this.connected ? 0 : this.acceptTimeoutMs) + 5 * timeoutMs + 10_000;
     const m = this.wait(bound, 'an evaluation');
-    this.wallTimeSeconds += (performance.now() - t0) / 1000;
+    const ms = performance.now() - t0;
+    this.wallTimeSeconds += ms / 1000;
     if (m.op !== 'compute' || m.id !== id) {
       this.fail(new EngineError('unexpected-message', `i-PI worker answered out of order (${m.op})`));
     }
     const mm = m as Extract<FromWorker, { op: 'compute' }>;
-    if (!mm.ok) this.fail(engineErrorFromData(mm.error));
+    if (!mm.ok) {
+      const err = engineErrorFromData(mm.error);
+      if (err.kind !== 'timeout') this.fail(err);
+      this.fail(
+        new EngineError('timeout', `${err.message} (response timeout of this ${n}-atom evaluation: ${this.describeTimeout(n, timeoutMs)}; raise it with --response-timeout <seconds>, or engine.responseTimeout in a configuration)`, {
+          ...(err.details ?? {}),
+          timeoutMs,
+          atoms: n,
+        }),
+      );
+    }
+    if (this.connected && n > 0) this.msPerAtom = Math.max(this.msPerAtom, ms / n);
     this.connected = true;
     this.evaluations++;
     const result = unembed((mm as Extract<FromWorker, { op: 'compute'; ok: true }>).reply, e, this.units);
     this.cache = { key: Float64Array.from(s.positions), cell: s.cell ? Float64Array.from(s.cell) : null, dim: s.dim, result: cloneResult(result) };
     return result;
+  }
+
+  /** The response timeout of one evaluation of n atoms (ms); see IpiEngineOptions.scaleTimeout. */
+  responseTimeoutFor(n: number): number {
+    if (this.opts.scaleTimeout === false) return this.responseTimeoutMs;
+    return Math.max(this.responseTimeoutMs, Math.ceil(RESPONSE_TIMEOUT_FACTOR * this.msPerAtom * n));
+  }
+
+  private describeTimeout(n: number, timeoutMs: number): string {
+    const base = `${this.responseTimeoutMs} ms configured`;
+    if (this.opts.scaleTimeout === false || timeoutMs === this.responseTimeoutMs) {
+      return `${timeoutMs} ms (${base}${this.opts.scaleTimeout === false ? ', not scaled' : `; ${RESPONSE_TIMEOUT_FACTOR} x the slowest measured ${this.msPerAtom.toPrecision(3)} ms per atom x ${n} atoms is less`})`;
+    }
+    return `${timeoutMs} ms = ${RESPONSE_TIMEOUT_FACTOR} x the slowest measured ${this.msPerAtom.toPrecision(3)} ms per atom x ${n} atoms (more than the ${base})`;
   }
 
   private fail(e: EngineError): never {

@@ -24,7 +24,8 @@ export interface WorkerInit {
   launch?: LaunchSpec;
 }
 
-export type ToWorker = { op: 'compute'; id: number; frame: WireFrame } | { op: 'close'; id: number };
+/** compute.timeoutMs: this evaluation's response timeout (default: the server's responseTimeoutMs). */
+export type ToWorker = { op: 'compute'; id: number; frame: WireFrame; timeoutMs?: number } | { op: 'close'; id: number };
 
 export interface ErrorData {
   kind: EngineFailure;

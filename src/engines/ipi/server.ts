@@ -243,12 +243,13 @@ export class IpiConnection {
     this.socket.write(b);
   }
 
-  async compute(frame: WireFrame): Promise<ForceReply> {
+  /** One evaluation; `timeoutMs` bounds each reply (default: the server's responseTimeoutMs). */
+  async compute(frame: WireFrame, timeoutMs?: number): Promise<ForceReply> {
     if (this.closed) throw new EngineError('closed', 'client connection is closed (an earlier fault ended it)');
     if (this.busy) throw new Error('IpiConnection.compute: concurrent calls');
     this.busy = true;
     try {
-      return await this.exchange(frame);
+      return await this.exchange(frame, timeoutMs);
     } catch (e) {
       await this.close(false);
       throw e;
@@ -257,8 +258,8 @@ export class IpiConnection {
     }
   }
 
-  private async exchange(frame: WireFrame): Promise<ForceReply> {
-    const t = this.server.responseTimeoutMs;
+  private async exchange(frame: WireFrame, timeoutMs?: number): Promise<ForceReply> {
+    const t = timeoutMs ?? this.server.responseTimeoutMs;
     const r = this.reader;
     const natoms = frame.positions.length / 3;
     // 1. STATUS until READY, initialising once if asked.

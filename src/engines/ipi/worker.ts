@@ -108,7 +108,7 @@ async function compute(m: Extract<ToWorker, { op: 'compute' }>): Promise<void> {
   try {
     const race = <T>(p: Promise<T>) => (client ? Promise.race([p, whenClientDies()]) : p);
     if (!conn || conn.isClosed) conn = await race(server.accept());
-    const r = await race(conn.compute(m.frame));
+    const r = await race(conn.compute(m.frame, m.timeoutMs));
     reply({ op: 'compute', id: m.id, ok: true, reply: r, clientEvaluations: conn.evaluations });
   } catch (e) {
     let err = e;
