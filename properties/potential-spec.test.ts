@@ -198,7 +198,7 @@ describe.skipIf(!!why)('eam: and lammps: on one generated file', () => {
 
 describe('every study records its units', () => {
   const tiny: Record<string, Record<string, unknown>> = {
-    domain: { sizes: [3, 3.5, 4], refSize: 7, checkRefSize: 5 },
+    domain: { sizes: [5, 5.5, 6], refSize: 9, checkRefSize: 7 },
     perturbation: { radius: 4, ts: [1e-3, 1e-2, 1e-1], tol: 1e-10 },
     'fit-accuracy': { refSize: 7, checkRefSize: 4, rDom: 6.5, levels: [1, 2, 3], rattled: 0 },
     'training-size': { sizes: [6.5, 7, 7.5], refSize: 9, observationSets: ['E+F'], basisLevel: 1 },

@@ -104,6 +104,17 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   const tol = o.tol ?? 1e-10;
   const relaxOpts = { solver: o.solver ?? ('auto' as SolverName), tol, maxIterations: o.maxIterations };
   const sizes = [...o.sizes].sort((a, b) => a - b);
+  // A P1 verdict needs two sizes at or beyond the pre-asymptotic radius (the fits drop the others): with fewer, every
+  // relaxation would be spent on dropped points and the empty fit would read 'fail', blaming P1 for the sizes chosen.
+  const preR0 = o.preAsymptoticRadius ?? 2 * pot.cutoff;
+  const usable = sizes.filter((R) => R >= preR0).length;
+  if (usable < 2) {
+    throw new ParameterError(
+      `study domain: ${usable} of the sizes (${sizes.map((R) => +R.toFixed(3)).join(', ')}) reach the pre-asymptotic radius ` +
+        `${+preR0.toFixed(3)} (2 x cutoff ${+pot.cutoff.toFixed(4)}), and a slope needs 2: no verdict on P1 can be drawn from them. ` +
+        `Give at least two sizes >= ${+preR0.toFixed(3)} (on an engine, a larger --budget or --budget 0 keeps the real-metal preset).`,
+    );
+  }
 
   // Engine calls per phase (engines count them; each is a full evaluation in another process): what a study costs.
   const calls: Record<string, number> = {};
