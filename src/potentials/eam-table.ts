@@ -278,7 +278,7 @@ export class TabulatedEAM extends EAMPotential {
     if (!this.inline || s.dim !== 3) return super.pairPass(s, h, siteE, rho);
     const x = s.positions;
     const n = siteE.length;
-    const { offsets, index, shift } = h;
+    const { rows, offsets, index, image, translations: tr } = h;
     const rc = this.cutoff;
     const rc2 = rc * rc;
     const zc = this.tabPair.z2r.coef;
@@ -287,7 +287,8 @@ export class TabulatedEAM extends EAMPotential {
     const nm1 = this.tabPair.z2r.knots - 1;
     const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
     let np = 0;
-    for (let i = 0; i < n; i++) {
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = 3 * i;
       const x0 = x[xi];
       const x1 = x[xi + 1];
@@ -295,13 +296,13 @@ export class TabulatedEAM extends EAMPotential {
       // Site i's sums continue from what earlier atoms added to it (as their j): the generic kernel's order.
       let ei = siteE[i];
       let ri = rho[i];
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         const xj = 3 * j;
-        const ps = 3 * p;
-        const dx = x[xj] + shift[ps] - x0;
-        const dy = x[xj + 1] + shift[ps + 1] - x1;
-        const dz = x[xj + 2] + shift[ps + 2] - x2;
+        const ps = 3 * image[p];
+        const dx = x[xj] + tr[ps] - x0;
+        const dy = x[xj + 1] + tr[ps + 1] - x1;
+        const dz = x[xj + 2] + tr[ps + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         const r = Math.sqrt(r2);
@@ -332,6 +333,10 @@ export class TabulatedEAM extends EAMPotential {
         if (j !== i) {
           siteE[j] += half;
           rho[j] += psi;
+        } else {
+          // an atom's own image pair {t, -t}: one entry, both halves (the generic kernel's order)
+          ei += half;
+          ri += psi;
         }
         np++;
       }

@@ -1,18 +1,13 @@
 import { HP, type HPDecimal as Decimal } from '../util/decimal.ts';
-import type { NeighbourList } from '../lattice/neighbours.ts';
+import type { HalfNeighbourList, NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
 import { GeometryError, ParameterError } from '../util/errors.ts';
 import { NeumaierSum } from '../util/sum.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
 import type { EvalResult, SitePotential } from './types.ts';
 
-/** A neighbour list restricted to the entries j >= i (see EAMPotential.halfList). */
-export interface HalfList {
-  nl: NeighbourList;
-  offsets: Int32Array;
-  index: Int32Array;
-  shift: Float64Array;
-}
+/** Each unordered pair of a neighbour list once (see EAMPotential.halfList). */
+export type HalfList = HalfNeighbourList;
 
 /** Per-unordered-pair second-derivative data of one configuration (see EAMPotential.hessianVector). */
 interface HessianData {
@@ -103,37 +98,48 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * The neighbour list with only the entries j >= i (each unordered pair once, self images kept), in list order, so
-   * the kernels' sums are the same as when they skip j < i entries of the full list, while reading half of it. Built
-   * once per list (a list lives for many evaluations: NeighbourCache rebuilds only after skin / 2 of motion).
+   * Each unordered pair once: the list's own half list (buildNeighbourList makes one), or, for a list made by hand,
+   * the entries j > i and, of an atom's own image pair {t, -t}, the one with t lexicographically positive (then the
+   * translation table is the kept shifts themselves, image[p] = p). Derived once per list.
    */
   protected halfList(nl: NeighbourList): HalfList {
+    if (nl.half) return nl.half;
     const old = this.half;
-    if (old && old.nl === nl) return old;
+    if (old && old.nl === nl) return old.h;
     const { offsets, index, shift } = nl;
     const n = nl.n;
     const d = nl.dim;
+    const keep = (i: number, p: number): boolean => {
+      const j = index[p];
+      if (j !== i) return j > i;
+      for (let a = 0; a < d; a++) if (shift[p * d + a] !== 0) return shift[p * d + a] > 0;
+      return false;
+    };
     let m = 0;
-    for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (index[p] >= i) m++;
+    for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (keep(i, p)) m++;
     const off = new Int32Array(n + 1);
     const idx = new Int32Array(m);
-    const sh = new Float64Array(m * d);
+    const img = new Int32Array(m);
+    const tr = new Float64Array(m * d);
     let q = 0;
     for (let i = 0; i < n; i++) {
       off[i] = q;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-        const j = index[p];
-        if (j < i) continue;
-        idx[q] = j;
-        for (let a = 0; a < d; a++) sh[q * d + a] = shift[p * d + a];
+        if (!keep(i, p)) continue;
+        idx[q] = index[p];
+        img[q] = q;
+        for (let a = 0; a < d; a++) tr[q * d + a] = shift[p * d + a];
         q++;
       }
     }
     off[n] = q;
-    this.half = { nl, offsets: off, index: idx, shift: sh };
-    return this.half;
+    const rows = new Int32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
+    const h: HalfList = { rows, offsets: off, index: idx, image: img, translations: tr };
+    this.half = { nl, h };
+    return h;
   }
-  private half: HalfList | null = null;
+  private half: { nl: NeighbourList; h: HalfList } | null = null;
 
   /**
    * Pass 1 of evaluate(): every unordered pair within the cutoff once, stored compactly (k-th pair: atoms pI/pJ,
@@ -143,7 +149,7 @@ export class EAMPotential implements SitePotential {
   protected pairPass(s: Structure, h: HalfList, siteE: Float64Array, rho: Float64Array): number {
     const { dim, positions: x } = s;
     const n = siteE.length;
-    const { offsets, index, shift } = h;
+    const { rows, offsets, index, image, translations: tr } = h;
     const rc = this.cutoff;
     const rc2 = rc * rc;
     const t = this.t;
@@ -152,16 +158,17 @@ export class EAMPotential implements SitePotential {
     const three = dim === 3;
     const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
     let np = 0;
-    for (let i = 0; i < n; i++) {
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = i * dim;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         const xj = j * dim;
-        const ps = p * dim;
+        const ps = image[p] * dim;
         // Unrolled for dim 2 and 3 (dz = 0 in 2D): no inner loop in the hot path.
-        const dx = x[xj] + shift[ps] - x[xi];
-        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         const r = Math.sqrt(r2);
@@ -182,10 +189,9 @@ export class EAMPotential implements SitePotential {
           bB[np] = t[1];
           rho[i] += psi;
         } else bB[np] = 0;
-        if (j !== i) {
-          siteE[j] += half;
-          rho[j] += psi;
-        }
+        // both sites (j = i: an atom's own image pair {t, -t}, listed once, counts twice)
+        siteE[j] += half;
+        rho[j] += psi;
         np++;
       }
     }
@@ -193,9 +199,9 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
-   * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
-   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. The accepted
+   * Energy, forces, virial. phi, psi are functions of r alone, so each unordered pair is evaluated once (the half
+   * list) and credited to both sites: half the radial function calls of a per-ordered-pair loop. An atom's own
+   * image pair {t, -t} (narrow cells) is one entry credited twice to the same site; its forces cancel. The accepted
    * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
    * per-ordered-pair loop up to the order of addition (round-off).
    */
@@ -230,8 +236,8 @@ export class EAMPotential implements SitePotential {
       const i = pI[k];
       const j = pJ[k];
       const r = rB[k];
-      // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'); one-sided for j = i.
-      const c = j === i ? (aB[k] + Fp[i] * bB[k]) / r : (2 * aB[k] + (Fp[i] + Fp[j]) * bB[k]) / r;
+      // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi') (for j = i: t and -t).
+      const c = (2 * aB[k] + (Fp[i] + Fp[j]) * bB[k]) / r;
       const xi = i * dim;
       const xj = j * dim;
       const dx = dB[3 * k];
@@ -301,7 +307,7 @@ export class EAMPotential implements SitePotential {
     }
     const { dim, positions: x } = s;
     const n = nl.n;
-    const { offsets, index, shift } = this.halfList(nl);
+    const { rows, offsets, index, image, translations: tr } = this.halfList(nl);
     const rc = this.cutoff;
     const rc2 = rc * rc;
     const three = dim === 3;
@@ -311,16 +317,17 @@ export class EAMPotential implements SitePotential {
     // Count the pairs j > i within the cutoff first: the list holds the skin too (about twice as many entries), and
     // sizing the per-pair arrays by the list would allocate and zero far more than is used.
     let count = 0;
-    for (let i = 0; i < n; i++) {
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = i * dim;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         if (j === i) continue;
         const xj = j * dim;
-        const ps = p * dim;
-        const dx = x[xj] + shift[ps] - x[xi];
-        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
         if (dx * dx + dy * dy + dz * dz < rc2) count++;
       }
     }
@@ -342,23 +349,25 @@ export class EAMPotential implements SitePotential {
     this.hess = null;
     const rho = new Float64Array(n);
     let np = 0;
-    for (let i = 0; i < n; i++) {
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = i * dim;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         const xj = j * dim;
-        const ps = p * dim;
-        const dx = x[xj] + shift[ps] - x[xi];
-        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
         const rr = dx * dx + dy * dy + dz * dz;
         if (rr >= rc2) continue;
         const r = Math.sqrt(rr);
         const ir = 1 / r;
         if (j === i) {
-          // Self image (narrow cell): enters the density only.
+          // Own image pair {t, -t} (narrow cell), one entry: enters the density only, twice.
           if (dens) {
             dens.eval(r, t);
+            rho[i] += t[0];
             rho[i] += t[0];
           }
           continue;
