@@ -36,8 +36,8 @@ interface HessianData {
  * Embedded-atom model  V_l = 1/2 sum_j phi(r_lj) + F(sum_j psi(r_lj)).  A pair potential is the special case with no
  * density/embedding. One kernel serves the analytic models and the tabulated (LAMMPS file) ones.
  *
- * Kernels run over a full neighbour list on flat Float64Arrays; per-pair scratch is kept between calls (no per-atom
- * allocation). Derivation of the derivatives, with r_ij = x_j - x_i and e = r_ij / r:
+ * Kernels run over the half neighbour list (each unordered pair once) on flat Float64Arrays, with no per-pair scratch
+ * (memory stays a few arrays per atom; the list is the only per-pair storage). Derivation of the derivatives, with r_ij = x_j - x_i and e = r_ij / r:
  *   dE/dr_ij (site i's share) = g_ij = (phi'(r)/2 + F'(rho_i) psi'(r)) e,  grad_j += g_ij, grad_i -= g_ij;
  *   virial = -sum_ij g_ij (x) r_ij;
  *   Hessian: d rho_i = sum_j psi'(r) e . dr_ij, and the ordered pair contributes
@@ -45,13 +45,6 @@ interface HessianData {
  */
 export class EAMPotential implements SitePotential {
   readonly cutoff: number;
-  protected rBuf = new Float64Array(0);
-  protected aBuf = new Float64Array(0);
-  protected bBuf = new Float64Array(0);
-  /** Compact per-unordered-pair scratch of evaluate(): atoms i < j (or i = j) and the pair vector (3 slots). */
-  protected pI = new Int32Array(0);
-  protected pJ = new Int32Array(0);
-  protected dBuf = new Float64Array(0);
   protected readonly t = new Float64Array(3);
 
   constructor(
@@ -74,18 +67,6 @@ export class EAMPotential implements SitePotential {
       pair: this.pair.describe(),
       ...(this.density ? { density: this.density.describe(), embedding: this.embedding!.describe() } : {}),
     };
-  }
-
-  private scratch(nnz: number): void {
-    if (this.rBuf.length < nnz) {
-      const cap = Math.max(nnz, Math.ceil(this.rBuf.length * 1.5));
-      this.rBuf = new Float64Array(cap);
-      this.aBuf = new Float64Array(cap);
-      this.bBuf = new Float64Array(cap);
-      this.pI = new Int32Array(cap);
-      this.pJ = new Int32Array(cap);
-      this.dBuf = new Float64Array(3 * cap);
-    }
   }
 
   private checkList(s: Structure, nl: NeighbourList): void {
@@ -142,25 +123,70 @@ export class EAMPotential implements SitePotential {
   private half: { nl: NeighbourList; h: HalfList } | null = null;
 
   /**
-   * Pass 1 of evaluate(): every unordered pair within the cutoff once, stored compactly (k-th pair: atoms pI/pJ,
-   * vector dBuf, r, phi'/2 in aBuf, psi' in bBuf), pair energies and densities summed into both sites. Returns the
-   * number of pairs. The tabulated EAM overrides it with an inlined spline kernel (src/potentials/eam-table.ts).
+   * Pass 1 of evaluate(): the densities rho_i = sum_j psi(r_ij), each unordered pair once and credited to both sites
+   * (an atom's own image pair {t, -t}, one entry, twice). The tabulated EAM overrides it with an inlined spline
+   * (src/potentials/eam-table.ts) doing the same operations in the same order.
    */
-  protected pairPass(s: Structure, h: HalfList, siteE: Float64Array, rho: Float64Array): number {
+  protected densityPass(s: Structure, h: HalfList, rho: Float64Array): void {
+    const dens = this.density!;
+    const { dim, positions: x } = s;
+    const n = rho.length;
+    const { rows, offsets, index, image, translations: tr } = h;
+    const rc2 = this.cutoff * this.cutoff;
+    const t = this.t;
+    const three = dim === 3;
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
+      const xi = i * dim;
+      // Row sum in a local, added at the end of the row (j = i: the j-side goes to memory, both count).
+      let ri = 0;
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+        const j = index[p];
+        const xj = j * dim;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        const r2 = dx * dx + dy * dy + dz * dz;
+        if (r2 >= rc2) continue;
+        dens.eval(Math.sqrt(r2), t);
+        ri += t[0];
+        rho[j] += t[0];
+      }
+      rho[i] += ri;
+    }
+  }
+
+  /**
+   * Pass 2 of evaluate(), after the embedding gave F'(rho) (Fp; zeros for a pair potential): per unordered pair the
+   * pair energy (half to each site), the force along the bond and its virial; returns the virial's six components
+   * (xx, xy, xz, yy, yz, zz). Pair vectors and radial functions are recomputed rather than stored by pass 1: as in
+   * LAMMPS' pair_eam, streaming ~60 bytes per pair through memory twice cost more than the arithmetic.
+   */
+  protected forcePass(s: Structure, h: HalfList, Fp: Float64Array, siteE: Float64Array, forces: Float64Array): Float64Array {
     const { dim, positions: x } = s;
     const n = siteE.length;
     const { rows, offsets, index, image, translations: tr } = h;
-    const rc = this.cutoff;
-    const rc2 = rc * rc;
+    const rc2 = this.cutoff * this.cutoff;
     const t = this.t;
     const pair = this.pair;
     const dens = this.density;
     const three = dim === 3;
-    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
-    let np = 0;
+    let wxx = 0;
+    let wxy = 0;
+    let wxz = 0;
+    let wyy = 0;
+    let wyz = 0;
+    let wzz = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const xi = i * dim;
+      // Row sums in locals, added at the end of the row; the j-side goes to memory (for j = i too: the force
+      // halves of an atom's own image pair cancel there, and both energy halves count).
+      let ei = 0;
+      let f0 = 0;
+      let f1 = 0;
+      let f2 = 0;
       for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         const xj = j * dim;
@@ -172,95 +198,66 @@ export class EAMPotential implements SitePotential {
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         const r = Math.sqrt(r2);
-        pI[np] = i;
-        pJ[np] = j;
-        dB[3 * np] = dx;
-        dB[3 * np + 1] = dy;
-        dB[3 * np + 2] = dz;
-        rB[np] = r;
         pair.eval(r, t);
         const half = 0.5 * t[0];
-        aB[np] = 0.5 * t[1];
-        siteE[i] += half;
-        let psi = 0;
+        const phip = t[1];
+        let psip = 0;
         if (dens) {
           dens.eval(r, t);
-          psi = t[0];
-          bB[np] = t[1];
-          rho[i] += psi;
-        } else bB[np] = 0;
-        // both sites (j = i: an atom's own image pair {t, -t}, listed once, counts twice)
+          psip = t[1];
+        }
+        ei += half;
         siteE[j] += half;
-        rho[j] += psi;
-        np++;
+        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi')
+        const c = (phip + (Fp[i] + Fp[j]) * psip) / r;
+        f0 += c * dx;
+        forces[xj] -= c * dx;
+        f1 += c * dy;
+        forces[xj + 1] -= c * dy;
+        wxx -= c * dx * dx;
+        wxy -= c * dx * dy;
+        wyy -= c * dy * dy;
+        if (three) {
+          f2 += c * dz;
+          forces[xj + 2] -= c * dz;
+          wxz -= c * dx * dz;
+          wyz -= c * dy * dz;
+          wzz -= c * dz * dz;
+        }
       }
+      siteE[i] += ei;
+      forces[xi] += f0;
+      forces[xi + 1] += f1;
+      if (three) forces[xi + 2] += f2;
     }
-    return np;
+    return Float64Array.of(wxx, wxy, wxz, wyy, wyz, wzz);
   }
 
   /**
-   * Energy, forces, virial. phi, psi are functions of r alone, so each unordered pair is evaluated once (the half
-   * list) and credited to both sites: half the radial function calls of a per-ordered-pair loop. An atom's own
-   * image pair {t, -t} (narrow cells) is one entry credited twice to the same site; its forces cancel. The accepted
-   * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
-   * per-ordered-pair loop up to the order of addition (round-off).
+   * Energy, forces, virial, in two passes over the half list (each unordered pair once, credited to both sites: half
+   * the radial-function calls of a per-ordered-pair loop): densities, then the embedding per site, then pair energies
+   * and forces. Same sums as a per-ordered-pair loop up to the order of addition (round-off).
    */
   evaluate(s: Structure, nl: NeighbourList): EvalResult {
     this.checkList(s, nl);
     const { dim } = s;
     const n = nl.n;
     const h = this.halfList(nl);
-    this.scratch(h.index.length);
     const siteE = new Float64Array(n);
-    const rho = new Float64Array(n);
-    const three = dim === 3;
-    const np = this.pairPass(s, h, siteE, rho);
-    const t = this.t;
-    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
     const Fp = new Float64Array(n);
-    if (this.embedding) {
+    if (this.density && this.embedding) {
+      const rho = new Float64Array(n);
+      this.densityPass(s, h, rho);
+      const t = this.t;
       for (let i = 0; i < n; i++) {
         this.embedding.eval(rho[i], t, i);
-        siteE[i] += t[0];
+        siteE[i] = t[0];
         Fp[i] = t[1];
       }
     }
     const forces = new Float64Array(n * dim);
-    let wxx = 0;
-    let wxy = 0;
-    let wxz = 0;
-    let wyy = 0;
-    let wyz = 0;
-    let wzz = 0;
-    for (let k = 0; k < np; k++) {
-      const i = pI[k];
-      const j = pJ[k];
-      const r = rB[k];
-      // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi') (for j = i: t and -t).
-      const c = (2 * aB[k] + (Fp[i] + Fp[j]) * bB[k]) / r;
-      const xi = i * dim;
-      const xj = j * dim;
-      const dx = dB[3 * k];
-      const dy = dB[3 * k + 1];
-      forces[xi] += c * dx;
-      forces[xj] -= c * dx;
-      forces[xi + 1] += c * dy;
-      forces[xj + 1] -= c * dy;
-      wxx -= c * dx * dx;
-      wxy -= c * dx * dy;
-      wyy -= c * dy * dy;
-      if (three) {
-        const dz = dB[3 * k + 2];
-        forces[xi + 2] += c * dz;
-        forces[xj + 2] -= c * dz;
-        wxz -= c * dx * dz;
-        wyz -= c * dy * dz;
-        wzz -= c * dz * dz;
-      }
-    }
-    const virial = three
-      ? Float64Array.of(wxx, wxy, wxz, wxy, wyy, wyz, wxz, wyz, wzz)
-      : Float64Array.of(wxx, wxy, wxy, wyy);
+    const w = this.forcePass(s, h, Fp, siteE, forces);
+    const virial = dim === 3 ? Float64Array.of(w[0], w[1], w[2], w[1], w[3], w[4], w[2], w[4], w[5]) : Float64Array.of(w[0], w[1], w[1], w[3]);
     const acc = new NeumaierSum();
     for (let i = 0; i < n; i++) acc.add(siteE[i]);
     return { energy: acc.value, siteEnergies: siteE, forces, virial };
