@@ -123,6 +123,14 @@ export class EAMPotential implements SitePotential {
   private half: { nl: NeighbourList; h: HalfList } | null = null;
 
   /**
+   * phi, phi', psi' of each accepted pair of the last densityPass (3 slots per pair, in list order), so that the
+   * generic forcePass does not call the radial functions again: analytic ones (exp, powers) cost more than the 24
+   * bytes per pair. The inlined tabulated kernel recomputes its splines instead and never fills it.
+   */
+  private radial = new Float64Array(0);
+  private radialFor: HalfList | null = null;
+
+  /**
    * Pass 1 of evaluate(): the densities rho_i = sum_j psi(r_ij), each unordered pair once and credited to both sites
    * (an atom's own image pair {t, -t}, one entry, twice). The tabulated EAM overrides it with an inlined spline
    * (src/potentials/eam-table.ts) doing the same operations in the same order.
@@ -134,7 +142,10 @@ export class EAMPotential implements SitePotential {
     const { rows, offsets, index, image, translations: tr } = h;
     const rc2 = this.cutoff * this.cutoff;
     const t = this.t;
+    const pair = this.pair;
     const three = dim === 3;
+    let rad = this.radial;
+    let k = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const xi = i * dim;
@@ -149,12 +160,25 @@ export class EAMPotential implements SitePotential {
         const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
-        dens.eval(Math.sqrt(r2), t);
+        const r = Math.sqrt(r2);
+        if (3 * k + 3 > rad.length) {
+          const grown = new Float64Array(Math.max(3 * k + 3, Math.ceil(rad.length * 1.5), 3 * 1024));
+          grown.set(rad);
+          rad = grown;
+        }
+        pair.eval(r, t);
+        rad[3 * k] = t[0];
+        rad[3 * k + 1] = t[1];
+        dens.eval(r, t);
+        rad[3 * k + 2] = t[1];
+        k++;
         ri += t[0];
         rho[j] += t[0];
       }
       rho[i] += ri;
     }
+    this.radial = rad;
+    this.radialFor = h;
   }
 
   /**
@@ -172,6 +196,10 @@ export class EAMPotential implements SitePotential {
     const pair = this.pair;
     const dens = this.density;
     const three = dim === 3;
+    // Radial values from densityPass when it just ran on this list (EAM), else computed here (pair potentials).
+    const rad = this.radialFor === h ? this.radial : null;
+    this.radialFor = null;
+    let k = 0;
     let wxx = 0;
     let wxy = 0;
     let wxz = 0;
@@ -198,13 +226,22 @@ export class EAMPotential implements SitePotential {
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         const r = Math.sqrt(r2);
-        pair.eval(r, t);
-        const half = 0.5 * t[0];
-        const phip = t[1];
+        let half: number;
+        let phip: number;
         let psip = 0;
-        if (dens) {
-          dens.eval(r, t);
-          psip = t[1];
+        if (rad) {
+          half = 0.5 * rad[3 * k];
+          phip = rad[3 * k + 1];
+          psip = rad[3 * k + 2];
+          k++;
+        } else {
+          pair.eval(r, t);
+          half = 0.5 * t[0];
+          phip = t[1];
+          if (dens) {
+            dens.eval(r, t);
+            psip = t[1];
+          }
         }
         ei += half;
         siteE[j] += half;
