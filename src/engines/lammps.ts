@@ -106,6 +106,8 @@ export function splitCommand(cmd: string): string[] {
  * command with arguments ('mpirun -np 2 lmp') whose program is looked up on PATH; null when the program is not found.
  */
 export function lammpsCommand(explicit?: string): string[] | null {
+  // a path that exists is a binary, spaces in it or not
+  if (explicit !== undefined && explicit.includes('/') && existsSync(explicit)) return [resolve(explicit)];
   const words = explicit === undefined ? [] : splitCommand(explicit);
   if (words.length <= 1) {
     const lmp = findLammps(words[0]);
