@@ -283,12 +283,16 @@ export class TabulatedEAM extends EAMPotential {
     const rcf = this.tabDensity.rhor.coef;
     const rdelta = this.tabPair.z2r.rdelta;
     const nm1 = this.tabPair.z2r.knots - 1;
+    const accRow = this.accRows(n);
+    let acc = this.acc;
+    let k = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const xi = 3 * i;
       const x0 = x[xi];
       const x1 = x[xi + 1];
       const x2 = x[xi + 2];
+      accRow[row] = k;
       // Row sums in a local, added to site i at the end of the row (the generic kernel's order); an atom's own image
       // pair {t, -t} (j = i, one entry) then needs no branch: its j-side half goes straight to memory.
       let ri = 0;
@@ -311,21 +315,27 @@ export class TabulatedEAM extends EAMPotential {
         const psi = ((rcf[b + 3] * q + rcf[b + 4]) * q + rcf[b + 5]) * q + rcf[b + 6];
         ri += psi;
         rho[j] += psi;
+        if (k === acc.length) acc = this.growAcc(k);
+        acc[k++] = p;
       }
       rho[i] += ri;
     }
+    accRow[n] = k;
+    this.accFor = h;
   }
 
   protected override forcePass(s: Structure, h: HalfList, Fp: Float64Array, siteE: Float64Array, forces: Float64Array): Float64Array {
     if (!this.inline || s.dim !== 3) return super.forcePass(s, h, Fp, siteE, forces);
     const x = s.positions;
     const n = siteE.length;
-    const { rows, offsets, index, image, translations: tr } = h;
-    const rc2 = this.cutoff * this.cutoff;
+    const { rows, index, image, translations: tr } = h;
     const zc = this.tabPair.z2r.coef;
     const rcf = this.tabDensity.rhor.coef;
     const rdelta = this.tabPair.z2r.rdelta;
     const nm1 = this.tabPair.z2r.knots - 1;
+    if (this.accFor !== h) this.acceptPass(s, h);
+    this.accFor = null;
+    const { acc, accRow } = this;
     let wxx = 0;
     let wxy = 0;
     let wxz = 0;
@@ -345,16 +355,16 @@ export class TabulatedEAM extends EAMPotential {
       let f0 = 0;
       let f1 = 0;
       let f2 = 0;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+      // only the entries pass 1 found within the cutoff
+      for (let a = accRow[row]; a < accRow[row + 1]; a++) {
+        const p = acc[a];
         const j = index[p];
         const xj = 3 * j;
         const ps = 3 * image[p];
         const dx = x[xj] + tr[ps] - x0;
         const dy = x[xj + 1] + tr[ps + 1] - x1;
         const dz = x[xj + 2] + tr[ps + 2] - x2;
-        const r2 = dx * dx + dy * dy + dz * dz;
-        if (r2 >= rc2) continue;
-        const r = Math.sqrt(r2);
+        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
         // LammpsSpline.eval, one index for both tables
         let q = r * rdelta + 1.0;
         let m = Math.trunc(q);

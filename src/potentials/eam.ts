@@ -131,6 +131,57 @@ export class EAMPotential implements SitePotential {
   private radialFor: HalfList | null = null;
 
   /**
+   * The list entries within the cutoff, found by pass 1 (entry numbers; row r's are acc[accRow[r] .. accRow[r+1])),
+   * so that pass 2 skips the skin without testing it again: with a relaxation's skin the list holds ~2.5x the pairs
+   * within the cutoff, and a second full walk cost a third more than the stored-pair kernel it replaced. 4 bytes per
+   * pair within the cutoff.
+   */
+  protected acc: Int32Array = new Int32Array(0);
+  protected accRow: Int32Array = new Int32Array(0);
+  protected accFor: HalfList | null = null;
+
+  /** acc with room for more entries (first k kept). */
+  protected growAcc(k: number): Int32Array {
+    const grown = new Int32Array(Math.max(k + 1, Math.ceil(this.acc.length * 1.5), 1024));
+    grown.set(this.acc.subarray(0, k));
+    this.acc = grown;
+    return grown;
+  }
+
+  protected accRows(n: number): Int32Array {
+    if (this.accRow.length !== n + 1) this.accRow = new Int32Array(n + 1);
+    return this.accRow;
+  }
+
+  /** Pass 1 of a pair potential (no densities): only the entries within the cutoff (acc). */
+  protected acceptPass(s: Structure, h: HalfList): void {
+    const { dim, positions: x } = s;
+    const n = h.rows.length;
+    const { rows, offsets, index, image, translations: tr } = h;
+    const rc2 = this.cutoff * this.cutoff;
+    const three = dim === 3;
+    const accRow = this.accRows(n);
+    let acc = this.acc;
+    let k = 0;
+    for (let row = 0; row < n; row++) {
+      const xi = rows[row] * dim;
+      accRow[row] = k;
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+        const xj = index[p] * dim;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        if (dx * dx + dy * dy + dz * dz >= rc2) continue;
+        if (k === acc.length) acc = this.growAcc(k);
+        acc[k++] = p;
+      }
+    }
+    accRow[n] = k;
+    this.accFor = h;
+  }
+
+  /**
    * Pass 1 of evaluate(): the densities rho_i = sum_j psi(r_ij), each unordered pair once and credited to both sites
    * (an atom's own image pair {t, -t}, one entry, twice). The tabulated EAM overrides it with an inlined spline
    * (src/potentials/eam-table.ts) doing the same operations in the same order.
@@ -145,10 +196,13 @@ export class EAMPotential implements SitePotential {
     const pair = this.pair;
     const three = dim === 3;
     let rad = this.radial;
+    const accRow = this.accRows(n);
+    let acc = this.acc;
     let k = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const xi = i * dim;
+      accRow[row] = k;
       // Row sum in a local, added at the end of the row (j = i: the j-side goes to memory, both count).
       let ri = 0;
       for (let p = offsets[row]; p < offsets[row + 1]; p++) {
@@ -171,27 +225,30 @@ export class EAMPotential implements SitePotential {
         rad[3 * k + 1] = t[1];
         dens.eval(r, t);
         rad[3 * k + 2] = t[1];
-        k++;
+        if (k === acc.length) acc = this.growAcc(k);
+        acc[k++] = p;
         ri += t[0];
         rho[j] += t[0];
       }
       rho[i] += ri;
     }
+    accRow[n] = k;
     this.radial = rad;
     this.radialFor = h;
+    this.accFor = h;
   }
 
   /**
    * Pass 2 of evaluate(), after the embedding gave F'(rho) (Fp; zeros for a pair potential): per unordered pair the
    * pair energy (half to each site), the force along the bond and its virial; returns the virial's six components
-   * (xx, xy, xz, yy, yz, zz). Pair vectors and radial functions are recomputed rather than stored by pass 1: as in
-   * LAMMPS' pair_eam, streaming ~60 bytes per pair through memory twice cost more than the arithmetic.
+   * (xx, xy, xz, yy, yz, zz). Walks only the entries pass 1 found within the cutoff (acc); pair vectors (and, in
+   * the tabulated kernel, the splines) are recomputed rather than stored, as in LAMMPS' pair_eam: memory stays 4
+   * bytes per pair (24 more in this generic kernel, for phi, phi', psi' of analytic functions).
    */
   protected forcePass(s: Structure, h: HalfList, Fp: Float64Array, siteE: Float64Array, forces: Float64Array): Float64Array {
     const { dim, positions: x } = s;
     const n = siteE.length;
-    const { rows, offsets, index, image, translations: tr } = h;
-    const rc2 = this.cutoff * this.cutoff;
+    const { rows, index, image, translations: tr } = h;
     const t = this.t;
     const pair = this.pair;
     const dens = this.density;
@@ -199,7 +256,9 @@ export class EAMPotential implements SitePotential {
     // Radial values from densityPass when it just ran on this list (EAM), else computed here (pair potentials).
     const rad = this.radialFor === h ? this.radial : null;
     this.radialFor = null;
-    let k = 0;
+    if (this.accFor !== h) this.acceptPass(s, h);
+    this.accFor = null;
+    const { acc, accRow } = this;
     let wxx = 0;
     let wxy = 0;
     let wxz = 0;
@@ -215,7 +274,8 @@ export class EAMPotential implements SitePotential {
       let f0 = 0;
       let f1 = 0;
       let f2 = 0;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+      for (let a = accRow[row]; a < accRow[row + 1]; a++) {
+        const p = acc[a];
         const j = index[p];
         const xj = j * dim;
         const ps = image[p] * dim;
@@ -223,17 +283,14 @@ export class EAMPotential implements SitePotential {
         const dx = x[xj] + tr[ps] - x[xi];
         const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
         const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
-        const r2 = dx * dx + dy * dy + dz * dz;
-        if (r2 >= rc2) continue;
-        const r = Math.sqrt(r2);
+        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
         let half: number;
         let phip: number;
         let psip = 0;
         if (rad) {
-          half = 0.5 * rad[3 * k];
-          phip = rad[3 * k + 1];
-          psip = rad[3 * k + 2];
-          k++;
+          half = 0.5 * rad[3 * a];
+          phip = rad[3 * a + 1];
+          psip = rad[3 * a + 2];
         } else {
           pair.eval(r, t);
           half = 0.5 * t[0];
