@@ -337,6 +337,10 @@ export class EAMPotential implements SitePotential {
     const { dim } = s;
     const n = nl.n;
     const h = this.halfList(nl);
+    // Room for the pairs within the cutoff, guessed from the list at uniform density (cutoff^dim of the list's share),
+    // so acc is allocated once instead of grown through garbage (peak memory).
+    const guess = Math.ceil(h.index.length * Math.min(1, (this.cutoff / nl.cutoff) ** dim) * 1.15) + 1024;
+    if (this.acc.length < guess) this.acc = new Int32Array(guess);
     const siteE = new Float64Array(n);
     const Fp = new Float64Array(n);
     if (this.density && this.embedding) {
