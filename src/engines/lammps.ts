@@ -45,7 +45,11 @@ export interface LammpsEngineOptions {
   atomTypes?: number;
   /** Interaction cutoff (engine length). Default: asked from LAMMPS (neighbour cutoff minus skin). */
   cutoff?: number;
-  /** The LAMMPS binary; default: $MLIP_VERIFY_LMP, else lmp / lmp_serial / lmp_stable / lmp_mpi on PATH. */
+  /**
+   * The LAMMPS binary, or a command that runs it, with arguments separated by spaces (quotes group words), e.g.
+   * 'mpirun -np 2 lmp' for an MPI-parallel LAMMPS (`fix ipi` talks to rank 0, which scatters the atoms). Default:
+   * $MLIP_VERIFY_LMP, else lmp / lmp_serial / lmp_stable / lmp_mpi on PATH.
+   */
   lmp?: string;
   /** Timeouts for each evaluation and for LAMMPS to connect (ms). */
   responseTimeoutMs?: number;
@@ -71,6 +75,52 @@ export function findLammps(explicit?: string): string | null {
     }
   }
   return null;
+}
+
+/**
+ * Words of a command line: split at unquoted whitespace; '...' and "..." group words (no escapes, no expansion: the
+ * words go to spawn, never to a shell).
+ */
+export function splitCommand(cmd: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let has = false;
+  let quote: string | null = null;
+  for (const ch of cmd) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else cur += ch;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+      has = true;
+    } else if (/\s/.test(ch)) {
+      if (has) words.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += ch;
+      has = true;
+    }
+  }
+  if (quote) throw new EngineError('config', `LAMMPS command has an unclosed ${quote} quote: ${cmd}`);
+  if (has) words.push(cur);
+  return words;
+}
+
+/**
+ * The command that runs LAMMPS, as [program, ...args]: a bare binary name or path as findLammps resolves it, or a
+ * command with arguments ('mpirun -np 2 lmp') whose program is looked up on PATH; null when the program is not found.
+ */
+export function lammpsCommand(explicit?: string): string[] | null {
+  // a path that exists is a binary, spaces in it or not
+  if (explicit !== undefined && explicit.includes('/') && existsSync(explicit)) return [resolve(explicit)];
+  const words = explicit === undefined ? [] : splitCommand(explicit);
+  if (words.length <= 1) {
+    const lmp = findLammps(words[0]);
+    return lmp ? [lmp] : null;
+  }
+  const prog = findLammps(words[0]);
+  return prog ? [prog, ...words.slice(1)] : null;
 }
 
 /** Where scripts/build-lammps-snap.sh caches its build: outside any clone, so a machine builds it once. */
@@ -109,7 +159,9 @@ export class LammpsPotential implements SitePotential {
   /** The engine finds its own neighbours (SitePotential.ignoresNeighbourList). */
   readonly ignoresNeighbourList = true;
   readonly units: UnitSystem;
+  /** The LAMMPS command as given (binary path, or e.g. 'mpirun -np 2 lmp' with mpirun resolved). */
   readonly lmp: string;
+  private readonly command: string[];
   private readonly dir: string;
   private readonly pool = new Map<number, IpiPotential>();
   private readonly order: number[] = [];
@@ -119,11 +171,12 @@ export class LammpsPotential implements SitePotential {
   processesStarted = 0;
 
   constructor(private readonly opts: LammpsEngineOptions) {
-    const lmp = findLammps(opts.lmp);
-    if (!lmp) {
+    const command = lammpsCommand(opts.lmp);
+    if (!command) {
       throw new EngineError('spawn', `LAMMPS not found (tried ${opts.lmp ?? '$MLIP_VERIFY_LMP, lmp, lmp_serial, lmp_stable, lmp_mpi'}); install it with scripts/install-lammps.sh`);
     }
-    this.lmp = lmp;
+    this.command = command;
+    this.lmp = command.join(' ');
     const u = opts.lammpsUnits ?? 'metal';
     if (u !== 'metal' && u !== 'real') throw new EngineError('config', `LAMMPS units '${u}' not supported (metal or real)`);
     this.units = unitSystem(`lammps-${u}`);
@@ -152,6 +205,9 @@ export class LammpsPotential implements SitePotential {
     // Open MPI refuses to start as root without these; harmless otherwise.
     env.OMPI_ALLOW_RUN_AS_ROOT = '1';
     env.OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = '1';
+    // Under mpirun, the ranks waiting in fix ipi's broadcast while we compute the next step spin at full speed and
+    // take the cores our solver needs (measured: 2 ranks slower than 1 on 2 cores); yielding lets it run.
+    if (process.env.OMPI_MCA_mpi_yield_when_idle === undefined) env.OMPI_MCA_mpi_yield_when_idle = '1';
     return env;
   }
 
@@ -193,7 +249,7 @@ export class LammpsPotential implements SitePotential {
         '',
       ].join('\n'),
     );
-    const r = spawnSync(this.lmp, ['-in', input, '-log', log, '-screen', 'none'], {
+    const r = spawnSync(this.command[0], [...this.command.slice(1), '-in', input, '-log', log, '-screen', 'none'], {
       cwd: this.dir,
       env: { ...process.env, ...this.env() },
       timeout: 120_000,
@@ -284,7 +340,7 @@ export class LammpsPotential implements SitePotential {
         acceptTimeoutMs: this.opts.acceptTimeoutMs ?? 60_000,
         responseTimeoutMs: this.opts.responseTimeoutMs ?? 120_000,
       },
-      launch: { command: this.lmp, args: ['-in', input, '-log', log, '-screen', 'none'], cwd: this.dir, env: this.env(), logFile: log },
+      launch: { command: this.command[0], args: [...this.command.slice(1), '-in', input, '-log', log, '-screen', 'none'], cwd: this.dir, env: this.env(), logFile: log },
     });
     this.processesStarted++;
     this.pool.set(n, eng);

@@ -254,9 +254,9 @@ export function lammpsArrays(f: EamFile, element?: string): LammpsArrays {
 }
 
 /**
- * EAMPotential with the pair pass inlined for LAMMPS tables: r*phi and rho share LAMMPS' r grid (nr, dr), so one
- * index computation serves both cubics, and the spline arithmetic runs in the loop instead of through two calls
- * writing to scratch arrays per pair, as pair_eam.cpp does. The operations are those of TabulatedPair.eval and
+ * EAMPotential with both pair passes inlined for LAMMPS tables: r*phi and rho share LAMMPS' r grid (nr, dr), so one
+ * index computation serves both cubics, and the spline arithmetic runs in the loop instead of through calls writing
+ * to scratch arrays per pair, as pair_eam.cpp does. The operations are those of TabulatedPair.eval and
  * LammpsSpline.eval in the same order, so energies and forces are bit-for-bit those of the generic kernel.
  */
 export class TabulatedEAM extends EAMPotential {
@@ -274,44 +274,98 @@ export class TabulatedEAM extends EAMPotential {
       a.knots === b.knots && a.delta === b.delta && tabPair.cutoff === this.cutoff && tabDensity.cutoff === this.cutoff;
   }
 
-  protected override pairPass(s: Structure, h: HalfList, siteE: Float64Array, rho: Float64Array): number {
-    if (!this.inline || s.dim !== 3) return super.pairPass(s, h, siteE, rho);
+  protected override densityPass(s: Structure, h: HalfList, rho: Float64Array): void {
+    if (!this.inline || s.dim !== 3) return super.densityPass(s, h, rho);
     const x = s.positions;
-    const n = siteE.length;
-    const { offsets, index, shift } = h;
-    const rc = this.cutoff;
-    const rc2 = rc * rc;
-    const zc = this.tabPair.z2r.coef;
+    const n = rho.length;
+    const { rows, offsets, index, image, translations: tr } = h;
+    const rc2 = this.cutoff * this.cutoff;
     const rcf = this.tabDensity.rhor.coef;
     const rdelta = this.tabPair.z2r.rdelta;
     const nm1 = this.tabPair.z2r.knots - 1;
-    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
-    let np = 0;
-    for (let i = 0; i < n; i++) {
+    const accRow = this.accRows(n);
+    let acc = this.acc;
+    let k = 0;
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = 3 * i;
       const x0 = x[xi];
       const x1 = x[xi + 1];
       const x2 = x[xi + 2];
-      // Site i's sums continue from what earlier atoms added to it (as their j): the generic kernel's order.
-      let ei = siteE[i];
-      let ri = rho[i];
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      accRow[row] = k;
+      // Row sums in a local, added to site i at the end of the row (the generic kernel's order); an atom's own image
+      // pair {t, -t} (j = i, one entry) then needs no branch: its j-side half goes straight to memory.
+      let ri = 0;
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         const xj = 3 * j;
-        const ps = 3 * p;
-        const dx = x[xj] + shift[ps] - x0;
-        const dy = x[xj + 1] + shift[ps + 1] - x1;
-        const dz = x[xj + 2] + shift[ps + 2] - x2;
+        const ps = 3 * image[p];
+        const dx = x[xj] + tr[ps] - x0;
+        const dy = x[xj + 1] + tr[ps + 1] - x1;
+        const dz = x[xj + 2] + tr[ps + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
-        const r = Math.sqrt(r2);
-        pI[np] = i;
-        pJ[np] = j;
-        dB[3 * np] = dx;
-        dB[3 * np + 1] = dy;
-        dB[3 * np + 2] = dz;
-        rB[np] = r;
-        // LammpsSpline.eval, shared index for both tables.
+        // LammpsSpline.eval, value only
+        let q = Math.sqrt(r2) * rdelta + 1.0;
+        let m = Math.trunc(q);
+        m = Math.max(1, Math.min(m, nm1));
+        q -= m;
+        if (q > 1.0) q = 1.0;
+        const b = 7 * m;
+        const psi = ((rcf[b + 3] * q + rcf[b + 4]) * q + rcf[b + 5]) * q + rcf[b + 6];
+        ri += psi;
+        rho[j] += psi;
+        if (k === acc.length) acc = this.growAcc(k);
+        acc[k++] = p;
+      }
+      rho[i] += ri;
+    }
+    accRow[n] = k;
+    this.accFor = h;
+  }
+
+  protected override forcePass(s: Structure, h: HalfList, Fp: Float64Array, siteE: Float64Array, forces: Float64Array): Float64Array {
+    if (!this.inline || s.dim !== 3) return super.forcePass(s, h, Fp, siteE, forces);
+    const x = s.positions;
+    const n = siteE.length;
+    const { rows, index, image, translations: tr } = h;
+    const zc = this.tabPair.z2r.coef;
+    const rcf = this.tabDensity.rhor.coef;
+    const rdelta = this.tabPair.z2r.rdelta;
+    const nm1 = this.tabPair.z2r.knots - 1;
+    if (this.accFor !== h) this.acceptPass(s, h);
+    this.accFor = null;
+    const { acc, accRow } = this;
+    let wxx = 0;
+    let wxy = 0;
+    let wxz = 0;
+    let wyy = 0;
+    let wyz = 0;
+    let wzz = 0;
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
+      const xi = 3 * i;
+      const x0 = x[xi];
+      const x1 = x[xi + 1];
+      const x2 = x[xi + 2];
+      const Fpi = Fp[i];
+      // Row sums in locals, added to site i at the end of the row (the generic kernel's order): for an atom's own
+      // image pair (j = i) the j-side goes to memory and the two force halves cancel there, with no branch.
+      let ei = 0;
+      let f0 = 0;
+      let f1 = 0;
+      let f2 = 0;
+      // only the entries pass 1 found within the cutoff
+      for (let a = accRow[row]; a < accRow[row + 1]; a++) {
+        const p = acc[a];
+        const j = index[p];
+        const xj = 3 * j;
+        const ps = 3 * image[p];
+        const dx = x[xj] + tr[ps] - x0;
+        const dy = x[xj + 1] + tr[ps + 1] - x1;
+        const dz = x[xj + 2] + tr[ps + 2] - x2;
+        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
+        // LammpsSpline.eval, one index for both tables
         let q = r * rdelta + 1.0;
         let m = Math.trunc(q);
         m = Math.max(1, Math.min(m, nm1));
@@ -320,25 +374,37 @@ export class TabulatedEAM extends EAMPotential {
         const b = 7 * m;
         const z2 = ((zc[b + 3] * q + zc[b + 4]) * q + zc[b + 5]) * q + zc[b + 6];
         const z2p = (zc[b] * q + zc[b + 1]) * q + zc[b + 2];
+        const psip = (rcf[b] * q + rcf[b + 1]) * q + rcf[b + 2];
+        // TabulatedPair.eval
         const recip = 1.0 / r;
         const phi = z2 * recip;
         const phip = z2p * recip - phi * recip;
         const half = 0.5 * phi;
-        aB[np] = 0.5 * phip;
-        const psi = ((rcf[b + 3] * q + rcf[b + 4]) * q + rcf[b + 5]) * q + rcf[b + 6];
-        bB[np] = (rcf[b] * q + rcf[b + 1]) * q + rcf[b + 2];
+        const c = (phip + (Fpi + Fp[j]) * psip) / r;
+        const cx = c * dx;
+        const cy = c * dy;
+        const cz = c * dz;
         ei += half;
-        ri += psi;
-        if (j !== i) {
-          siteE[j] += half;
-          rho[j] += psi;
-        }
-        np++;
+        f0 += cx;
+        f1 += cy;
+        f2 += cz;
+        siteE[j] += half;
+        forces[xj] -= cx;
+        forces[xj + 1] -= cy;
+        forces[xj + 2] -= cz;
+        wxx -= cx * dx;
+        wxy -= cx * dy;
+        wyy -= cy * dy;
+        wxz -= cx * dz;
+        wyz -= cy * dz;
+        wzz -= cz * dz;
       }
-      siteE[i] = ei;
-      rho[i] = ri;
+      siteE[i] += ei;
+      forces[xi] += f0;
+      forces[xi + 1] += f1;
+      forces[xi + 2] += f2;
     }
-    return np;
+    return Float64Array.of(wxx, wxy, wxz, wyy, wyz, wzz);
   }
 }
 

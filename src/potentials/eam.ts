@@ -1,18 +1,13 @@
 import { HP, type HPDecimal as Decimal } from '../util/decimal.ts';
-import type { NeighbourList } from '../lattice/neighbours.ts';
+import type { HalfNeighbourList, NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
 import { GeometryError, ParameterError } from '../util/errors.ts';
 import { NeumaierSum } from '../util/sum.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
 import type { EvalResult, SitePotential } from './types.ts';
 
-/** A neighbour list restricted to the entries j >= i (see EAMPotential.halfList). */
-export interface HalfList {
-  nl: NeighbourList;
-  offsets: Int32Array;
-  index: Int32Array;
-  shift: Float64Array;
-}
+/** Each unordered pair of a neighbour list once (see EAMPotential.halfList). */
+export type HalfList = HalfNeighbourList;
 
 /** Per-unordered-pair second-derivative data of one configuration (see EAMPotential.hessianVector). */
 interface HessianData {
@@ -41,8 +36,8 @@ interface HessianData {
  * Embedded-atom model  V_l = 1/2 sum_j phi(r_lj) + F(sum_j psi(r_lj)).  A pair potential is the special case with no
  * density/embedding. One kernel serves the analytic models and the tabulated (LAMMPS file) ones.
  *
- * Kernels run over a full neighbour list on flat Float64Arrays; per-pair scratch is kept between calls (no per-atom
- * allocation). Derivation of the derivatives, with r_ij = x_j - x_i and e = r_ij / r:
+ * Kernels run over the half neighbour list (each unordered pair once) on flat Float64Arrays, with no per-pair scratch
+ * (memory stays a few arrays per atom; the list is the only per-pair storage). Derivation of the derivatives, with r_ij = x_j - x_i and e = r_ij / r:
  *   dE/dr_ij (site i's share) = g_ij = (phi'(r)/2 + F'(rho_i) psi'(r)) e,  grad_j += g_ij, grad_i -= g_ij;
  *   virial = -sum_ij g_ij (x) r_ij;
  *   Hessian: d rho_i = sum_j psi'(r) e . dr_ij, and the ordered pair contributes
@@ -50,13 +45,6 @@ interface HessianData {
  */
 export class EAMPotential implements SitePotential {
   readonly cutoff: number;
-  protected rBuf = new Float64Array(0);
-  protected aBuf = new Float64Array(0);
-  protected bBuf = new Float64Array(0);
-  /** Compact per-unordered-pair scratch of evaluate(): atoms i < j (or i = j) and the pair vector (3 slots). */
-  protected pI = new Int32Array(0);
-  protected pJ = new Int32Array(0);
-  protected dBuf = new Float64Array(0);
   protected readonly t = new Float64Array(3);
 
   constructor(
@@ -81,18 +69,6 @@ export class EAMPotential implements SitePotential {
     };
   }
 
-  private scratch(nnz: number): void {
-    if (this.rBuf.length < nnz) {
-      const cap = Math.max(nnz, Math.ceil(this.rBuf.length * 1.5));
-      this.rBuf = new Float64Array(cap);
-      this.aBuf = new Float64Array(cap);
-      this.bBuf = new Float64Array(cap);
-      this.pI = new Int32Array(cap);
-      this.pJ = new Int32Array(cap);
-      this.dBuf = new Float64Array(3 * cap);
-    }
-  }
-
   private checkList(s: Structure, nl: NeighbourList): void {
     if (nl.n !== atomCount(s)) {
       throw new GeometryError(`neighbour list is for ${nl.n} atoms but the structure has ${atomCount(s)}`);
@@ -103,158 +79,283 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * The neighbour list with only the entries j >= i (each unordered pair once, self images kept), in list order, so
-   * the kernels' sums are the same as when they skip j < i entries of the full list, while reading half of it. Built
-   * once per list (a list lives for many evaluations: NeighbourCache rebuilds only after skin / 2 of motion).
+   * Each unordered pair once: the list's own half list (buildNeighbourList makes one), or, for a list made by hand,
+   * the entries j > i and, of an atom's own image pair {t, -t}, the one with t lexicographically positive (then the
+   * translation table is the kept shifts themselves, image[p] = p). Derived once per list.
    */
   protected halfList(nl: NeighbourList): HalfList {
+    if (nl.half) return nl.half;
     const old = this.half;
-    if (old && old.nl === nl) return old;
+    if (old && old.nl === nl) return old.h;
     const { offsets, index, shift } = nl;
     const n = nl.n;
     const d = nl.dim;
+    const keep = (i: number, p: number): boolean => {
+      const j = index[p];
+      if (j !== i) return j > i;
+      for (let a = 0; a < d; a++) if (shift[p * d + a] !== 0) return shift[p * d + a] > 0;
+      return false;
+    };
     let m = 0;
-    for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (index[p] >= i) m++;
+    for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (keep(i, p)) m++;
     const off = new Int32Array(n + 1);
     const idx = new Int32Array(m);
-    const sh = new Float64Array(m * d);
+    const img = new Int32Array(m);
+    const tr = new Float64Array(m * d);
     let q = 0;
     for (let i = 0; i < n; i++) {
       off[i] = q;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-        const j = index[p];
-        if (j < i) continue;
-        idx[q] = j;
-        for (let a = 0; a < d; a++) sh[q * d + a] = shift[p * d + a];
+        if (!keep(i, p)) continue;
+        idx[q] = index[p];
+        img[q] = q;
+        for (let a = 0; a < d; a++) tr[q * d + a] = shift[p * d + a];
         q++;
       }
     }
     off[n] = q;
-    this.half = { nl, offsets: off, index: idx, shift: sh };
-    return this.half;
+    const rows = new Int32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
+    const h: HalfList = { rows, offsets: off, index: idx, image: img, translations: tr };
+    this.half = { nl, h };
+    return h;
   }
-  private half: HalfList | null = null;
+  private half: { nl: NeighbourList; h: HalfList } | null = null;
 
   /**
-   * Pass 1 of evaluate(): every unordered pair within the cutoff once, stored compactly (k-th pair: atoms pI/pJ,
-   * vector dBuf, r, phi'/2 in aBuf, psi' in bBuf), pair energies and densities summed into both sites. Returns the
-   * number of pairs. The tabulated EAM overrides it with an inlined spline kernel (src/potentials/eam-table.ts).
+   * phi, phi', psi' of each accepted pair of the last densityPass (3 slots per pair, in list order), so that the
+   * generic forcePass does not call the radial functions again: analytic ones (exp, powers) cost more than the 24
+   * bytes per pair. The inlined tabulated kernel recomputes its splines instead and never fills it.
    */
-  protected pairPass(s: Structure, h: HalfList, siteE: Float64Array, rho: Float64Array): number {
+  private radial = new Float64Array(0);
+  private radialFor: HalfList | null = null;
+
+  /**
+   * The list entries within the cutoff, found by pass 1 (entry numbers; row r's are acc[accRow[r] .. accRow[r+1])),
+   * so that pass 2 skips the skin without testing it again: with a relaxation's skin the list holds ~2.5x the pairs
+   * within the cutoff, and a second full walk cost a third more than the stored-pair kernel it replaced. 4 bytes per
+   * pair within the cutoff.
+   */
+  protected acc: Int32Array = new Int32Array(0);
+  protected accRow: Int32Array = new Int32Array(0);
+  protected accFor: HalfList | null = null;
+
+  /** acc with room for more entries (first k kept). */
+  protected growAcc(k: number): Int32Array {
+    const grown = new Int32Array(Math.max(k + 1, Math.ceil(this.acc.length * 1.5), 1024));
+    grown.set(this.acc.subarray(0, k));
+    this.acc = grown;
+    return grown;
+  }
+
+  protected accRows(n: number): Int32Array {
+    if (this.accRow.length !== n + 1) this.accRow = new Int32Array(n + 1);
+    return this.accRow;
+  }
+
+  /** Pass 1 of a pair potential (no densities): only the entries within the cutoff (acc). */
+  protected acceptPass(s: Structure, h: HalfList): void {
+    const { dim, positions: x } = s;
+    const n = h.rows.length;
+    const { rows, offsets, index, image, translations: tr } = h;
+    const rc2 = this.cutoff * this.cutoff;
+    const three = dim === 3;
+    const accRow = this.accRows(n);
+    let acc = this.acc;
+    let k = 0;
+    for (let row = 0; row < n; row++) {
+      const xi = rows[row] * dim;
+      accRow[row] = k;
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+        const xj = index[p] * dim;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        if (dx * dx + dy * dy + dz * dz >= rc2) continue;
+        if (k === acc.length) acc = this.growAcc(k);
+        acc[k++] = p;
+      }
+    }
+    accRow[n] = k;
+    this.accFor = h;
+  }
+
+  /**
+   * Pass 1 of evaluate(): the densities rho_i = sum_j psi(r_ij), each unordered pair once and credited to both sites
+   * (an atom's own image pair {t, -t}, one entry, twice). The tabulated EAM overrides it with an inlined spline
+   * (src/potentials/eam-table.ts) doing the same operations in the same order.
+   */
+  protected densityPass(s: Structure, h: HalfList, rho: Float64Array): void {
+    const dens = this.density!;
+    const { dim, positions: x } = s;
+    const n = rho.length;
+    const { rows, offsets, index, image, translations: tr } = h;
+    const rc2 = this.cutoff * this.cutoff;
+    const t = this.t;
+    const pair = this.pair;
+    const three = dim === 3;
+    let rad = this.radial;
+    const accRow = this.accRows(n);
+    let acc = this.acc;
+    let k = 0;
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
+      const xi = i * dim;
+      accRow[row] = k;
+      // Row sum in a local, added at the end of the row (j = i: the j-side goes to memory, both count).
+      let ri = 0;
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+        const j = index[p];
+        const xj = j * dim;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        const r2 = dx * dx + dy * dy + dz * dz;
+        if (r2 >= rc2) continue;
+        const r = Math.sqrt(r2);
+        if (3 * k + 3 > rad.length) {
+          const grown = new Float64Array(Math.max(3 * k + 3, Math.ceil(rad.length * 1.5), 3 * 1024));
+          grown.set(rad);
+          rad = grown;
+        }
+        pair.eval(r, t);
+        rad[3 * k] = t[0];
+        rad[3 * k + 1] = t[1];
+        dens.eval(r, t);
+        rad[3 * k + 2] = t[1];
+        if (k === acc.length) acc = this.growAcc(k);
+        acc[k++] = p;
+        ri += t[0];
+        rho[j] += t[0];
+      }
+      rho[i] += ri;
+    }
+    accRow[n] = k;
+    this.radial = rad;
+    this.radialFor = h;
+    this.accFor = h;
+  }
+
+  /**
+   * Pass 2 of evaluate(), after the embedding gave F'(rho) (Fp; zeros for a pair potential): per unordered pair the
+   * pair energy (half to each site), the force along the bond and its virial; returns the virial's six components
+   * (xx, xy, xz, yy, yz, zz). Walks only the entries pass 1 found within the cutoff (acc); pair vectors (and, in
+   * the tabulated kernel, the splines) are recomputed rather than stored, as in LAMMPS' pair_eam: memory stays 4
+   * bytes per pair (24 more in this generic kernel, for phi, phi', psi' of analytic functions).
+   */
+  protected forcePass(s: Structure, h: HalfList, Fp: Float64Array, siteE: Float64Array, forces: Float64Array): Float64Array {
     const { dim, positions: x } = s;
     const n = siteE.length;
-    const { offsets, index, shift } = h;
-    const rc = this.cutoff;
-    const rc2 = rc * rc;
+    const { rows, index, image, translations: tr } = h;
     const t = this.t;
     const pair = this.pair;
     const dens = this.density;
     const three = dim === 3;
-    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
-    let np = 0;
-    for (let i = 0; i < n; i++) {
-      const xi = i * dim;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-        const j = index[p];
-        const xj = j * dim;
-        const ps = p * dim;
-        // Unrolled for dim 2 and 3 (dz = 0 in 2D): no inner loop in the hot path.
-        const dx = x[xj] + shift[ps] - x[xi];
-        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
-        const r2 = dx * dx + dy * dy + dz * dz;
-        if (r2 >= rc2) continue;
-        const r = Math.sqrt(r2);
-        pI[np] = i;
-        pJ[np] = j;
-        dB[3 * np] = dx;
-        dB[3 * np + 1] = dy;
-        dB[3 * np + 2] = dz;
-        rB[np] = r;
-        pair.eval(r, t);
-        const half = 0.5 * t[0];
-        aB[np] = 0.5 * t[1];
-        siteE[i] += half;
-        let psi = 0;
-        if (dens) {
-          dens.eval(r, t);
-          psi = t[0];
-          bB[np] = t[1];
-          rho[i] += psi;
-        } else bB[np] = 0;
-        if (j !== i) {
-          siteE[j] += half;
-          rho[j] += psi;
-        }
-        np++;
-      }
-    }
-    return np;
-  }
-
-  /**
-   * Energy, forces, virial. The full list holds every unordered pair twice, (i, j, s) and (j, i, -s), and phi, psi
-   * are functions of r alone, so each pair is evaluated once (j > i) and credited to both sites: half the radial
-   * function calls of a per-ordered-pair loop. Self-image pairs (j = i, narrow cells) stay one-sided. The accepted
-   * pairs are stored compactly, so the force pass streams through them without re-reading the list. Same sums as a
-   * per-ordered-pair loop up to the order of addition (round-off).
-   */
-  evaluate(s: Structure, nl: NeighbourList): EvalResult {
-    this.checkList(s, nl);
-    const { dim } = s;
-    const n = nl.n;
-    const h = this.halfList(nl);
-    this.scratch(h.index.length);
-    const siteE = new Float64Array(n);
-    const rho = new Float64Array(n);
-    const three = dim === 3;
-    const np = this.pairPass(s, h, siteE, rho);
-    const t = this.t;
-    const { pI, pJ, rBuf: rB, aBuf: aB, bBuf: bB, dBuf: dB } = this;
-    const Fp = new Float64Array(n);
-    if (this.embedding) {
-      for (let i = 0; i < n; i++) {
-        this.embedding.eval(rho[i], t, i);
-        siteE[i] += t[0];
-        Fp[i] = t[1];
-      }
-    }
-    const forces = new Float64Array(n * dim);
+    // Radial values from densityPass when it just ran on this list (EAM), else computed here (pair potentials).
+    const rad = this.radialFor === h ? this.radial : null;
+    this.radialFor = null;
+    if (this.accFor !== h) this.acceptPass(s, h);
+    this.accFor = null;
+    const { acc, accRow } = this;
     let wxx = 0;
     let wxy = 0;
     let wxz = 0;
     let wyy = 0;
     let wyz = 0;
     let wzz = 0;
-    for (let k = 0; k < np; k++) {
-      const i = pI[k];
-      const j = pJ[k];
-      const r = rB[k];
-      // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'); one-sided for j = i.
-      const c = j === i ? (aB[k] + Fp[i] * bB[k]) / r : (2 * aB[k] + (Fp[i] + Fp[j]) * bB[k]) / r;
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = i * dim;
-      const xj = j * dim;
-      const dx = dB[3 * k];
-      const dy = dB[3 * k + 1];
-      forces[xi] += c * dx;
-      forces[xj] -= c * dx;
-      forces[xi + 1] += c * dy;
-      forces[xj + 1] -= c * dy;
-      wxx -= c * dx * dx;
-      wxy -= c * dx * dy;
-      wyy -= c * dy * dy;
-      if (three) {
-        const dz = dB[3 * k + 2];
-        forces[xi + 2] += c * dz;
-        forces[xj + 2] -= c * dz;
-        wxz -= c * dx * dz;
-        wyz -= c * dy * dz;
-        wzz -= c * dz * dz;
+      // Row sums in locals, added at the end of the row; the j-side goes to memory (for j = i too: the force
+      // halves of an atom's own image pair cancel there, and both energy halves count).
+      let ei = 0;
+      let f0 = 0;
+      let f1 = 0;
+      let f2 = 0;
+      for (let a = accRow[row]; a < accRow[row + 1]; a++) {
+        const p = acc[a];
+        const j = index[p];
+        const xj = j * dim;
+        const ps = image[p] * dim;
+        // Unrolled for dim 2 and 3 (dz = 0 in 2D): no inner loop in the hot path.
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
+        let half: number;
+        let phip: number;
+        let psip = 0;
+        if (rad) {
+          half = 0.5 * rad[3 * a];
+          phip = rad[3 * a + 1];
+          psip = rad[3 * a + 2];
+        } else {
+          pair.eval(r, t);
+          half = 0.5 * t[0];
+          phip = t[1];
+          if (dens) {
+            dens.eval(r, t);
+            psip = t[1];
+          }
+        }
+        ei += half;
+        siteE[j] += half;
+        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi')
+        const c = (phip + (Fp[i] + Fp[j]) * psip) / r;
+        f0 += c * dx;
+        forces[xj] -= c * dx;
+        f1 += c * dy;
+        forces[xj + 1] -= c * dy;
+        wxx -= c * dx * dx;
+        wxy -= c * dx * dy;
+        wyy -= c * dy * dy;
+        if (three) {
+          f2 += c * dz;
+          forces[xj + 2] -= c * dz;
+          wxz -= c * dx * dz;
+          wyz -= c * dy * dz;
+          wzz -= c * dz * dz;
+        }
+      }
+      siteE[i] += ei;
+      forces[xi] += f0;
+      forces[xi + 1] += f1;
+      if (three) forces[xi + 2] += f2;
+    }
+    return Float64Array.of(wxx, wxy, wxz, wyy, wyz, wzz);
+  }
+
+  /**
+   * Energy, forces, virial, in two passes over the half list (each unordered pair once, credited to both sites: half
+   * the radial-function calls of a per-ordered-pair loop): densities, then the embedding per site, then pair energies
+   * and forces. Same sums as a per-ordered-pair loop up to the order of addition (round-off).
+   */
+  evaluate(s: Structure, nl: NeighbourList): EvalResult {
+    this.checkList(s, nl);
+    const { dim } = s;
+    const n = nl.n;
+    const h = this.halfList(nl);
+    // Room for the pairs within the cutoff, guessed from the list at uniform density (cutoff^dim of the list's share),
+    // so acc is allocated once instead of grown through garbage (peak memory).
+    const guess = Math.ceil(h.index.length * Math.min(1, (this.cutoff / nl.cutoff) ** dim) * 1.15) + 1024;
+    if (this.acc.length < guess) this.acc = new Int32Array(guess);
+    const siteE = new Float64Array(n);
+    const Fp = new Float64Array(n);
+    if (this.density && this.embedding) {
+      const rho = new Float64Array(n);
+      this.densityPass(s, h, rho);
+      const t = this.t;
+      for (let i = 0; i < n; i++) {
+        this.embedding.eval(rho[i], t, i);
+        siteE[i] = t[0];
+        Fp[i] = t[1];
       }
     }
-    const virial = three
-      ? Float64Array.of(wxx, wxy, wxz, wxy, wyy, wyz, wxz, wyz, wzz)
-      : Float64Array.of(wxx, wxy, wxy, wyy);
+    const forces = new Float64Array(n * dim);
+    const w = this.forcePass(s, h, Fp, siteE, forces);
+    const virial = dim === 3 ? Float64Array.of(w[0], w[1], w[2], w[1], w[3], w[4], w[2], w[4], w[5]) : Float64Array.of(w[0], w[1], w[1], w[3]);
     const acc = new NeumaierSum();
     for (let i = 0; i < n; i++) acc.add(siteE[i]);
     return { energy: acc.value, siteEnergies: siteE, forces, virial };
@@ -301,7 +402,7 @@ export class EAMPotential implements SitePotential {
     }
     const { dim, positions: x } = s;
     const n = nl.n;
-    const { offsets, index, shift } = this.halfList(nl);
+    const { rows, offsets, index, image, translations: tr } = this.halfList(nl);
     const rc = this.cutoff;
     const rc2 = rc * rc;
     const three = dim === 3;
@@ -311,16 +412,17 @@ export class EAMPotential implements SitePotential {
     // Count the pairs j > i within the cutoff first: the list holds the skin too (about twice as many entries), and
     // sizing the per-pair arrays by the list would allocate and zero far more than is used.
     let count = 0;
-    for (let i = 0; i < n; i++) {
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = i * dim;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         if (j === i) continue;
         const xj = j * dim;
-        const ps = p * dim;
-        const dx = x[xj] + shift[ps] - x[xi];
-        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
         if (dx * dx + dy * dy + dz * dz < rc2) count++;
       }
     }
@@ -342,23 +444,25 @@ export class EAMPotential implements SitePotential {
     this.hess = null;
     const rho = new Float64Array(n);
     let np = 0;
-    for (let i = 0; i < n; i++) {
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
       const xi = i * dim;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
         const j = index[p];
         const xj = j * dim;
-        const ps = p * dim;
-        const dx = x[xj] + shift[ps] - x[xi];
-        const dy = x[xj + 1] + shift[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + shift[ps + 2] - x[xi + 2] : 0;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
         const rr = dx * dx + dy * dy + dz * dz;
         if (rr >= rc2) continue;
         const r = Math.sqrt(rr);
         const ir = 1 / r;
         if (j === i) {
-          // Self image (narrow cell): enters the density only.
+          // Own image pair {t, -t} (narrow cell), one entry: enters the density only, twice.
           if (dens) {
             dens.eval(r, t);
+            rho[i] += t[0];
             rho[i] += t[0];
           }
           continue;
