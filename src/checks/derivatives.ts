@@ -81,7 +81,24 @@ function skinList(pot: SitePotential, s: Structure, r0: number): NeighbourList {
 
 /** The list of a strained copy (I + eps): the same pairs, their image shifts (lattice translations) strained too. */
 function strainedList(nl: NeighbourList, eps: Float64Array, d: number): NeighbourList {
-  return nl.shift.length === 0 ? nl : { ...nl, shift: applyStrain(nl.shift, eps, d) };
+  // The half list's translation table (what the pair kernels read) and the full list's shifts (expanded on demand).
+  const half = nl.half ? { ...nl.half, translations: applyStrain(nl.half.translations, eps, d) } : undefined;
+  let shift: Float64Array | null = null;
+  return {
+    n: nl.n,
+    dim: nl.dim,
+    cutoff: nl.cutoff,
+    get offsets() {
+      return nl.offsets;
+    },
+    get index() {
+      return nl.index;
+    },
+    get shift() {
+      return (shift ??= applyStrain(nl.shift, eps, d));
+    },
+    ...(half ? { half } : {}),
+  };
 }
 
 /** What every worst case records of its configuration. */
