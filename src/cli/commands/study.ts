@@ -82,8 +82,8 @@ function budgetNote(b: import('../../convergence/domain-study.ts').BudgetedPrese
     (b.estimatedSeconds > b.budgetSeconds * 1.001 ? ': the budget cannot be met, sizes of one r0 are the floor' : '') +
     ')' +
     (b.preAsymptotic
-      ? `; sizes below 2 x cutoff = ${(2 * cutoff).toPrecision(4)} are pre-asymptotic and are dropped from the fits, so this run cannot confirm the rates: ` +
-        `give --budget ${Math.ceil((1.2 * b.presetSeconds) / 60)} (or --sizes/--ref-size) for the asymptotic study`
+      ? `; sizes below 2 x cutoff = ${(2 * cutoff).toPrecision(4)} are pre-asymptotic and are dropped from the fits, and with fewer than two ` +
+        `left the study is refused (no verdict could come of it): give --budget ${Math.ceil((1.2 * b.presetSeconds) / 60)} (or --sizes/--ref-size) for the asymptotic study`
       : '')
   );
 }
@@ -109,7 +109,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       '3D potentials: sizes 2.09,2.45,2.91,3.45 and --ref-size 7.63 in cutoffs (Cu_mishin1: 11.5..19 A, 42 A, 52,924 atoms).',
       'Engines (lammps:, ase:, ipi:) on that preset: --budget <minutes> (default 30, 0: none). The wall time is estimated',
       "from the engine's measured time per atom; a preset over budget is scaled down (sizes below 2 x cutoff are then",
-      'pre-asymptotic and the study says it cannot confirm the rates). Cu_mishin1 through LAMMPS: 4 min, within budget.',
+      'pre-asymptotic; with fewer than two sizes beyond it the study is refused). Cu_mishin1 through LAMMPS: 4 min.',
     ].join('\n'),
     async run(p, progress) {
       const { domainStudy, realMetalDomainPreset, fitDomainPresetToBudget, engineMsPerAtom } = await import('../../convergence/domain-study.ts');
