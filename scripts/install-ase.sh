@@ -13,23 +13,7 @@ for py in ${MLIP_VERIFY_PYTHON:-} python3 /usr/bin/python3; do
   fi
 done
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-ase: apt-get not available; install ASE yourself (pip install ase) and pass --python. ASE tests will be skipped." >&2
-  exit 0
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "install-ase: not root and no sudo; cannot install python3-ase. ASE tests will be skipped." >&2
-    exit 0
-  fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# A held dpkg lock (another apt run) is waited for, not fought: apt-get's own lock timeout.
-if ! $SUDO apt-get -o DPkg::Lock::Timeout=600 update || ! $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y python3-ase; then
-  echo "install-ase: apt-get could not install python3-ase. ASE tests will be skipped." >&2
-  exit 0
-fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
+apt_install install-ase "ASE tests will be skipped (or pip install ase and pass --python)." python3-ase || exit 0
 /usr/bin/python3 -c 'import ase; print("install-ase: /usr/bin/python3 imports ASE", ase.__version__)'

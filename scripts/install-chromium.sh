@@ -13,27 +13,7 @@ for bin in "${MLIP_VERIFY_CHROMIUM:-}" /usr/bin/chromium "$(command -v chromium 
   fi
 done
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-chromium: apt-get not available; install Chromium yourself (or set MLIP_VERIFY_CHROMIUM). The browser test will be skipped." >&2
-  exit 0
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-    echo "install-chromium: not root and no passwordless sudo; cannot install. The browser test will be skipped." >&2
-    exit 0
-  fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# Another apt run (unattended upgrades, a parallel install) holds the lock: wait up to 10 minutes for it.
-APT_OPTS=(-o DPkg::Lock::Timeout=600)
-if ! $SUDO apt-get "${APT_OPTS[@]}" update; then
-  echo "install-chromium: apt-get update failed; trying the install with the current package lists" >&2
-fi
-if ! $SUDO apt-get "${APT_OPTS[@]}" install -y --no-install-recommends chromium; then
-  echo "install-chromium: apt-get install chromium failed (see above). The browser test will be skipped." >&2
-  exit 0
-fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
+apt_install install-chromium "The browser test will be skipped." chromium || exit 0
 echo "install-chromium: installed $(/usr/bin/chromium --version 2>/dev/null | tail -n 1)"

@@ -17,25 +17,9 @@ if [ -n "$have_lmp" ] && command -v mpirun >/dev/null 2>&1; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-lammps: apt-get not available; install LAMMPS (with fix ipi) yourself. LAMMPS tests will be skipped." >&2
-  exit 0
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "install-lammps: not root and no sudo; cannot install. LAMMPS tests will be skipped." >&2
-    exit 0
-  fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-if [ -z "$have_lmp" ]; then
-  $SUDO apt-get install -y lammps lammps-data openmpi-bin
-else
-  $SUDO apt-get install -y openmpi-bin
-fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
+if [ -z "$have_lmp" ]; then packages=(lammps lammps-data openmpi-bin); else packages=(openmpi-bin); fi
+apt_install install-lammps "LAMMPS tests will be skipped." "${packages[@]}" || exit 0
 command -v lmp || command -v lmp_serial || true
 command -v mpirun
