@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { appendRecord, provenance, type BenchResult } from '../src/bench/history.ts';
+import { appendRun, provenance, singleShot, type BenchResult } from '../src/bench/history.ts';
 import { DEBIAN_POTENTIALS, findLammps, LammpsPotential } from '../src/engines/lammps.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 import { periodicDomain } from '../src/lattice/domain.ts';
@@ -128,23 +128,10 @@ const md = [
   '',
 ];
 writeFileAtomic(join(outDir, 'lammps-mpi.md'), md.join('\n'));
-const results: BenchResult[] = rows.map((r, k) => ({
-  suite: 'lammps-mpi',
-  task: `vacancy ${n} lammps ${r.ranks} rank${r.ranks > 1 ? 's' : ''}${k === 2 ? ' (repeat)' : ''}`,
-  medianMs: 1000 * r.wallSeconds,
-  minMs: 1000 * r.wallSeconds,
-  maxMs: 1000 * r.wallSeconds,
-  samples: 1,
-  info: { command: r.command, finished: r.finished, engineEvaluations: r.engineEvaluations, iterations: r.iterations, maxForce: r.maxForce, energy: r.energy, loadBefore: r.loadBefore, ...(r.ranks === 2 ? { ratioToOneRank: ratio } : {}) },
-}));
-appendRecord(join(outDir, 'history.jsonl'), {
-  schemaVersion: 1,
-  timestamp: runStart.toISOString(),
-  ...prov,
-  loadAverage: load0,
-  quick,
-  filter: 'lammps-mpi',
-  wallTimeSeconds: (Date.now() - runStart.getTime()) / 1000,
-  results,
-});
+const results: BenchResult[] = rows.map((r, k) =>
+  singleShot('lammps-mpi', `vacancy ${n} lammps ${r.ranks} rank${r.ranks > 1 ? 's' : ''}${k === 2 ? ' (repeat)' : ''}`, 1000 * r.wallSeconds, {
+    command: r.command, finished: r.finished, engineEvaluations: r.engineEvaluations, iterations: r.iterations, maxForce: r.maxForce, energy: r.energy, loadBefore: r.loadBefore, ...(r.ranks === 2 ? { ratioToOneRank: ratio } : {}),
+  }),
+);
+appendRun(join(outDir, 'history.jsonl'), { runStart, prov, quick, filter: 'lammps-mpi', results });
 console.log(`2 ranks / 1 rank: ${ratio.toFixed(2)}x; wrote ${join(outDir, 'lammps-mpi.json')} and .md; appended a record to history.jsonl`);

@@ -20,7 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { appendRecord, provenance, type BenchResult } from '../src/bench/history.ts';
+import { appendRun, provenance, singleShot, type BenchResult } from '../src/bench/history.ts';
 import { DEBIAN_POTENTIALS } from '../src/engines/lammps.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 import { periodicDomain } from '../src/lattice/domain.ts';
@@ -187,25 +187,12 @@ if (argv.includes('--render')) {
   const report = { schemaVersion: 1, createdAt: new Date().toISOString(), quick, provenance: { ...prov, cpuCount: cpus().length }, relaxIterations: RELAX_ITERATIONS, rows, linearity: lin, loadAverage: { start: load0, end: loadavg()[0] } };
   writeFileAtomic(join(outDir, 'memory.json'), JSON.stringify(report, null, 1) + '\n');
   writeFileAtomic(join(outDir, 'memory.md'), renderMd(report));
-  const results: BenchResult[] = rows.map((r) => ({
-    suite: 'memory',
-    task: `${r.task} ${r.atoms} atoms peak RSS`,
-    medianMs: 1000 * r.seconds,
-    minMs: 1000 * r.seconds,
-    maxMs: 1000 * r.seconds,
-    samples: 1,
-    info: { peakRssBytes: r.peakRssBytes, baseRssBytes: r.baseRssBytes, bytesPerAtomAboveBase: perAtom(r), halfPairs: r.halfPairs, potential: r.potential, note: r.note },
-  }));
-  appendRecord(join(outDir, 'history.jsonl'), {
-    schemaVersion: 1,
-    timestamp: runStart.toISOString(),
-    ...prov,
-    loadAverage: load0,
-    quick,
-    filter: 'memory',
-    wallTimeSeconds: (Date.now() - runStart.getTime()) / 1000,
-    results,
-  });
+  const results: BenchResult[] = rows.map((r) =>
+    singleShot('memory', `${r.task} ${r.atoms} atoms peak RSS`, 1000 * r.seconds, {
+      peakRssBytes: r.peakRssBytes, baseRssBytes: r.baseRssBytes, bytesPerAtomAboveBase: perAtom(r), halfPairs: r.halfPairs, potential: r.potential, note: r.note,
+    }),
+  );
+  appendRun(join(outDir, 'history.jsonl'), { runStart, prov, quick, filter: 'memory', results });
   for (const l of lin) console.log(`${l.task}: ${l.bytesPerAtomSmall.toFixed(0)} -> ${l.bytesPerAtomLarge.toFixed(0)} bytes/atom above base, ratio ${l.ratio.toFixed(2)} (${l.linear ? 'linear' : 'NOT linear'})`);
   console.log(`wrote ${join(outDir, 'memory.json')} and memory.md; appended a record to history.jsonl`);
 }

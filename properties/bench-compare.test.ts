@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { compareRecords, compareSpread, formatComparison, type Spread } from '../src/bench/compare.ts';
-import { appendRecord, CROSSCHECK_FILTER, parseHistory, readHistory, selectBaseline, type BenchRecord, type BenchResult } from '../src/bench/history.ts';
+import { appendRecord, appendRun, CROSSCHECK_FILTER, provenance, singleShot, parseHistory, readHistory, selectBaseline, type BenchRecord, type BenchResult } from '../src/bench/history.ts';
 import { historySvg, writeBenchPage } from '../src/bench/page.ts';
 import { main } from '../src/cli/main.ts';
 import { ParameterError, ParseError } from '../src/util/errors.ts';
@@ -157,6 +157,20 @@ describe('history, baselines and page', () => {
     expect(() => appendRecord(path, record([{ ...timed('a', { min: 1, median: 1, max: 1 }), error: 'both' }]))).toThrow(ParameterError);
     expect(readHistory(path)).toHaveLength(2);
     expect(readHistory(join(dir, 'nothing.jsonl'))).toEqual([]);
+  });
+
+  test('a script-driven run (appendRun + singleShot) is a valid record: start time, filter, load at the start, samples 1', () => {
+    const path = join(dir, 'h-run', 'history.jsonl');
+    const runStart = new Date(Date.now() - 1500);
+    const prov = provenance();
+    appendRun(path, { runStart, prov, quick: true, filter: 'memory', results: [singleShot('memory', 'relax 10 atoms peak RSS', 12.5, { peakRssBytes: 1 })] });
+    const [rec] = readHistory(path);
+    expect(rec.timestamp).toBe(runStart.toISOString());
+    expect(rec.filter).toBe('memory');
+    expect(rec.loadAverage).toBe(prov.loadAverage);
+    expect(rec.wallTimeSeconds).toBeGreaterThanOrEqual(1.5);
+    expect(rec.results).toEqual([{ suite: 'memory', task: 'relax 10 atoms peak RSS', medianMs: 12.5, minMs: 12.5, maxMs: 12.5, samples: 1, info: { peakRssBytes: 1 } }]);
+    expect(() => appendRun(path, { runStart, prov, quick: true, filter: 'memory', results: [singleShot('memory', 'bad', Number.NaN)] })).toThrow(ParameterError);
   });
 
   test('a corrupt history line is a ParseError naming the line', () => {

@@ -83,6 +83,30 @@ export function appendRecord(path: string, rec: BenchRecord): void {
   appendLineAtomic(path, JSON.stringify(rec));
 }
 
+/** One single-shot timing (a run measured once, not sampled by tinybench): median = min = max, samples 1. */
+export function singleShot(suite: string, task: string, ms: number, info?: Record<string, unknown>): BenchResult {
+  return { suite, task, medianMs: ms, minMs: ms, maxMs: ms, samples: 1, ...(info ? { info } : {}) };
+}
+
+/**
+ * Append the record of a script-driven benchmark run (memory, MPI, LAMMPS cross-check) that started at `runStart`
+ * with provenance `prov` taken then: its load average is the one at the start, its wall time runs until now.
+ */
+export function appendRun(
+  path: string,
+  run: { runStart: Date; prov: ReturnType<typeof provenance>; quick: boolean; filter: string; results: BenchResult[] },
+): void {
+  appendRecord(path, {
+    schemaVersion: 1,
+    timestamp: run.runStart.toISOString(),
+    ...run.prov,
+    quick: run.quick,
+    filter: run.filter,
+    wallTimeSeconds: (Date.now() - run.runStart.getTime()) / 1000,
+    results: run.results,
+  });
+}
+
 /** Every record of a history file; a missing file is an empty history. Bad lines: ParseError with the line number. */
 export function readHistory(path: string): BenchRecord[] {
   let text: string;
