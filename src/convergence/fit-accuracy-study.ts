@@ -308,12 +308,14 @@ export async function fitAccuracyStudy(o: FitAccuracyStudyOptions): Promise<Stud
       `the measured error depends on the ball by more than 1/3 at level(s) ${badSens.map((s) => ids[s.level - 1]).join(', ')} ` +
         `(|err(R) - err(R/2)| / err(R): ${badSens.map((s) => JSON.stringify(s.relative)).join('; ')}); use a larger refSize`,
     );
-  } else if (sensitivity.length) {
+  } else if (sensitivity.some((s) => s.level > dropFirst)) {
     const worst = Math.max(...sensitivity.filter((s) => s.level > dropFirst).flatMap((s) => P3_MEASURES.map((k) => s.relative[k])));
     notes.push(
       `ball sensitivity (fitted levels): the errors change by at most ${(100 * worst).toFixed(2)}% between the reference ball R = ${o.refSize} ` +
         `and the check ball R = ${checkRef} (required <= 33%), so the rate is the model's, not the domain's`,
     );
+  } else if (sensitivity.length) {
+    notes.push('ball sensitivity: not applicable, no level is left to fit a rate on');
   }
   const badRes = resolution.filter((r) => !r.ok);
   if (badRes.length) {
