@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { domainStudy } from '../src/convergence/domain-study.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
+import { ParameterError } from '../src/util/errors.ts';
 import { runs, timeout } from './mode.ts';
 
 describe('P1: domain truncation rates (generated 2D cases)', () => {
@@ -89,5 +90,30 @@ describe('P1: domain truncation rates (generated 2D cases)', () => {
       (r.notes ?? []).some((n) => n.includes('not a strongly stable minimum') || n.includes('left the reference branch')),
     ).toBe(true);
     for (const f of r.fits) expect(f.verdict).toBe('assumption fails');
+  });
+  it('sizes that cannot give a verdict are refused before the reference is relaxed: < 2 beyond 2 cutoffs, or a periodic cell narrower than 2 cutoffs', () => {
+    const pot = makePotential('eam-2d', { D: 0.4, alpha: 4, C: 0.03 });
+    const base = { pot, potential: 'eam-2d', defect: 'vacancy' as const, refSize: 24, tol: 1e-10 };
+    fc.assert(
+      fc.property(fc.double({ min: 0.5, max: 0.99, noNaN: true }), fc.constantFrom('ball' as const, 'periodic' as const), (f, boundary) => {
+        const log: string[] = [];
+        const rc = pot.cutoff;
+        // Only one size at or beyond 2 rc: no slope can be fitted.
+        expect(() => domainStudy({ ...base, boundary, sizes: [f * rc, 1.5 * rc, 2.5 * rc], progress: (m) => log.push(m) })).toThrow(ParameterError);
+        expect(log.some((m) => m.startsWith('reference:'))).toBe(false);
+      }),
+      { numRuns: 8, seed: 4711 },
+    );
+    // A periodic side rounded to too few cells: 2.2 rc passes the radius rule but 1.6 rc rounds below 2 rc of width.
+    const log: string[] = [];
+    let err: unknown;
+    try {
+      domainStudy({ ...base, boundary: 'periodic', preAsymptoticRadius: 1.5 * pot.cutoff, sizes: [1.6 * pot.cutoff, 2.5 * pot.cutoff, 3 * pot.cutoff], progress: (m) => log.push(m) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ParameterError);
+    expect((err as Error).message).toMatch(/--boundary periodic: the smallest size .* too small/);
+    expect(log.some((m) => m.startsWith('reference:'))).toBe(false);
   });
 });

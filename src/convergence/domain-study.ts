@@ -11,7 +11,7 @@ import { engineEvaluations, finiteDifferenceHessian } from '../relax/fd-hessian.
 import { lowestEigenvalue, strongStability, type ProductsRecord } from '../relax/stability.ts';
 import { applyAssumptions, basinChange, relaxFrom, stabilityNote, stabilityRecord, transferField, type BasinCheck } from './branch.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
-import { ParameterError, requireParam } from '../util/errors.ts';
+import { GeometryError, ParameterError, requireParam } from '../util/errors.ts';
 import { defectNeighbourGraph, displacementErrors, formationEnergyError } from './errors.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
@@ -150,6 +150,19 @@ export function domainStudy(o: DomainStudyOptions): StudyResult {
   });
 
   phase('equilibrium lattice');
+  if (o.boundary === 'periodic') {
+    // Sides are whole conventional cells, and a cell narrower than 2 cutoffs is refused by the geometry: find that out
+    // before the reference relaxation (minutes in 3D), not after it.
+    try {
+      makeDomain(lattice, o.defect, 'periodic', sizes[0], pot.cutoff);
+    } catch (e) {
+      if (!(e instanceof GeometryError)) throw e;
+      throw new ParameterError(
+        `study domain --boundary periodic: the smallest size ${sizes[0]} gives a cell too small for this potential (${e.message}); ` +
+          `sizes are periodic cell sides, rounded to whole conventional cells: give sides of at least 2 x cutoff = ${+(2 * pot.cutoff).toFixed(4)} after rounding`,
+      );
+    }
+  }
   log(`reference: ${o.defect} in a clamped ball R = ${o.refSize} (${lattice.name}, ${potName})`);
   const ref = relaxDefect(pot, makeDomain(lattice, o.defect, 'ball', o.refSize, pot.cutoff), { ...relaxOpts, e0 });
   log(`  ${ref.domain.keys.length} atoms, E_f = ${ref.formationEnergy}, ${ref.result.iterations} iterations${phase('reference relaxation')}`);
