@@ -116,4 +116,24 @@ describe('P1: domain truncation rates (generated 2D cases)', () => {
     expect((err as Error).message).toMatch(/--boundary periodic: the smallest size .* too small/);
     expect(log.some((m) => m.startsWith('reference:'))).toBe(false);
   });
+  it('periodic cells against a periodic reference: slopes within 0.25 when the reference passes its truncation check, and the check fails a reference that is too small', () => {
+    const pot = makePotential('eam-2d', { D: 0.4, alpha: 4, C: 0.03 });
+    const base = { pot, potential: 'eam-2d', defect: 'vacancy' as const, boundary: 'periodic' as const, referenceBoundary: 'periodic' as const, sizes: [8, 11, 16], tol: 1e-10 };
+    const big = domainStudy({ ...base, refSize: 96 });
+    const label = big.fits.map((f) => `${f.measure} ${f.slope.toFixed(3)}`).join(', ') + `; ${(big.notes ?? []).join('; ')}`;
+    expect((big.settings.reference as { boundary: string }).boundary).toBe('periodic');
+    for (const f of big.fits) expect(Math.abs(f.slope - f.predicted), `${f.measure}: ${label}`).toBeLessThanOrEqual(0.25);
+    const checks = (big.settings.referenceCheck as { measures: Record<string, { ok: boolean; estimatedReferenceError: number }> }).measures;
+    for (const m of Object.values(checks)) expect(m.ok, label).toBe(true);
+    expect(big.verdict, label).toBe('pass');
+    // Side 48 (2,703 atoms) is too small for sides up to 16 in 2D (errors ~ 1/L): the check must say so.
+    const small = domainStudy({ ...base, refSize: 48 });
+    const smallChecks = (small.settings.referenceCheck as { measures: Record<string, { ok: boolean; estimatedReferenceError: number }> }).measures;
+    expect(smallChecks.energyNorm.ok).toBe(false);
+    expect(smallChecks.energyNorm.estimatedReferenceError).toBeGreaterThan(checks.energyNorm.estimatedReferenceError);
+    expect(small.verdict).toBe('fail');
+    expect((small.notes ?? []).some((n) => n.includes('use a larger --ref-size'))).toBe(true);
+    // Clamped balls keep a clamped-ball reference.
+    expect(() => domainStudy({ ...base, boundary: 'ball', refSize: 96 })).toThrow(ParameterError);
+  }, timeout(120_000));
 });

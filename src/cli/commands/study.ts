@@ -102,11 +102,12 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
     usage: [
       'mlip-verify study domain [--lattice triangular|fcc|...] [--potential <spec>]',
       '    [--defect vacancy|divacancy|interstitial] [--boundary ball|periodic] [--sizes 8,11,16,23,32]',
-      '    [--ref-size 128] [--check-ref-size R] [--solver auto|precon-lbfgs|lbfgs|newton-krylov|fire] [--tol 1e-10]',
-      '    [--max-iterations N] [--pre-asymptotic R] [--json]',
+      '    [--ref-size 128] [--check-ref-size R] [--reference-boundary ball|periodic]',
+      '    [--solver auto|precon-lbfgs|lbfgs|newton-krylov|fire] [--tol 1e-10] [--max-iterations N] [--pre-asymptotic R] [--json]',
       'Defaults: 2D sizes 8,11,16,23,32 with --ref-size 128; 3D sizes 4.5,5.5,6.5,8 with --ref-size 24 (about 20 min:',
       'the 169,000-atom reference is most of it; a smaller one fails its own truncation check at these sizes). Other',
-      '3D potentials: sizes 2.09,2.45,2.91,3.45 and --ref-size 7.63 in cutoffs (Cu_mishin1: 11.5..19 A, 42 A, 52,924 atoms).',
+      '3D potentials: sizes 2.09,2.45,2.91,3.45 and --ref-size 7.63 in cutoffs (Cu_mishin1: 11.5..19 A, 42 A, 52,924 atoms);',
+      'periodic: sides 3.28,3.94,4.59,5.25 and a periodic reference of side 15.75 in cutoffs (Cu_mishin1: 5-8 cells, 24 cells).',
       'Engines (lammps:, ase:, ipi:) on that preset: --budget <minutes> (default 30, 0: none). The wall time is estimated',
       "from the engine's measured time per atom; a preset over budget is scaled down (sizes below 2 x cutoff are then",
       'pre-asymptotic; with fewer than two sizes beyond it the study is refused). Cu_mishin1 through LAMMPS: 4 min.',
@@ -122,7 +123,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
         // 42 A = 52,924 atoms), measured to pass the slopes (-1.52 / -1.89 / -2.97) and the reference's own truncation
         // check on the clamped ball. The built-in's sizes x r0 with a 19 r0 reference (84,000 atoms) passed the check
         // but measured a pre-asymptotic max-norm slope (-1.71).
-        const real = s.dim === 3 && !s.builtin ? realMetalDomainPreset(s.pot.cutoff) : null;
+        const real = s.dim === 3 && !s.builtin ? realMetalDomainPreset(s.pot.cutoff, boundary) : null;
         let sizes = flagNumberList(p, 'sizes') ?? real?.sizes ?? (s.dim === 2 ? [8, 11, 16, 23, 32] : [4.5, 5.5, 6.5, 8]).map(s.len);
         let refSize = flagNumber(p, 'ref-size') ?? real?.refSize ?? s.len(s.dim === 2 ? 128 : 24);
         // An engine (Hessian by differences of forces: LAMMPS, ASE, i-PI) on the preset: estimate the study's wall time
@@ -141,6 +142,8 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           lattice: s.lattice,
           defect: choice<DefectKind>(p, 'defect', DEFECT_KINDS.filter((d) => d !== 'none'), 'vacancy'),
           boundary,
+          // The 3D real-metal periodic preset was measured with a periodic reference (realMetalDomainPreset).
+          referenceBoundary: choice<BoundaryKind>(p, 'reference-boundary', BOUNDARY_KINDS, real && boundary === 'periodic' ? 'periodic' : 'ball'),
           sizes,
           refSize,
           checkRefSize: flagNumber(p, 'check-ref-size'),
