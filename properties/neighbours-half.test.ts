@@ -2,8 +2,9 @@
  * The half neighbour list that the pair kernels read (src/lattice/neighbours.ts) and the Verlet-skin reuse of lists
  * (NeighbourCache):
  *  - the half list holds every unordered pair within the cutoff exactly once (an atom's own image pair {t, -t} once),
- *    with the right pair vector, against brute force, on open and periodic, skewed and narrow, dense and very sparse
- *    cells (the sparse ones exercise the capped bin grid);
+ *    with the right pair vector (the difference of its two sites' coordinates, ghost sites included), against brute
+ *    force, on open and periodic, skewed and narrow, dense and very sparse cells (the sparse ones exercise the capped
+ *    bin grid), atoms outside the cell included;
  *  - the full list expanded from it is the half list's pairs both ways round;
  *  - NeighbourCache rebuilds exactly when some atom has moved more than skin / 2 since the last build (or the cell
  *    changed), and whatever it returns holds every pair within the interaction cutoff;
@@ -45,11 +46,22 @@ function halfPairs(s: Structure, nl: NeighbourList): string[] {
   const { dim, positions: x } = s;
   const out: string[] = [];
   for (let r = 0; r < nl.n; r++) {
-    const i = h.rows[r];
+    const a = h.rows[r];
+    const i = h.atom[a];
+    expect(h.home[a], 'a row is an atom\'s own site').toBe(a);
     for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
-      const j = h.index[p];
+      const b = h.index[p];
+      const j = h.atom[b];
+      // a site's home is its atom's own site (a row)
+      expect(h.atom[h.home[b]]).toBe(j);
+      expect(h.home[h.home[b]]).toBe(h.home[b]);
+      // the pair vector the kernels see: difference of the two sites' coordinates (atom + its site translation)
       const v: number[] = [];
-      for (let a = 0; a < dim; a++) v.push(x[j * dim + a] + h.translations[h.image[p] * dim + a] - x[i * dim + a]);
+      for (let c = 0; c < dim; c++) {
+        const xb = x[j * dim + c] + h.translations[h.code[b] * dim + c];
+        const xa = x[i * dim + c] + h.translations[h.code[a] * dim + c];
+        v.push(xb - xa);
+      }
       out.push(key(i, j, v));
     }
   }
@@ -96,8 +108,8 @@ describe('half neighbour list', () => {
     const cutoff = cutFrac * ref;
     const nl = buildNeighbourList(s, cutoff);
     expect(nl.half, 'buildNeighbourList returns a half list').toBeDefined();
-    // rows are a permutation of the atoms
-    expect(Array.from(nl.half!.rows).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    // rows are the atoms' own sites, one per atom
+    expect(Array.from(nl.half!.rows, (e) => nl.half!.atom[e]).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     const got = halfPairs(s, nl);
     const exp = brutePairs(s, cutoff);
     expect(got).toEqual(exp);

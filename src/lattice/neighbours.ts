@@ -22,18 +22,61 @@ export interface NeighbourList {
 }
 
 /**
- * Each unordered pair within the cutoff once, in CSR rows: entry p of row r (atom i = rows[r]) is atom index[p] with the lattice
- * translation translations[dim * image[p] ..], so r_ij = x_j + t - x_i. A periodic image of an atom itself (narrow
- * cells) appears once for each pair {t, -t}. Translations are a small table indexed by a 4-byte code instead of dim
- * doubles per pair: the list is read at every force evaluation, and 24 bytes per pair was most of its memory.
+ * Each unordered pair within the cutoff once, over "sites" laid out as LAMMPS lays out owned and ghost atoms: site e is
+ * atom atom[e] moved by the lattice translation translations[dim * code[e] ..], i.e. X_e = x_atom[e] + t_code[e]. Every
+ * atom has one own site (wrapped into the periodic cell: its code undoes the wrap) and, near the faces the half stencil
+ * reaches through, periodic images (ghost sites) of itself. Row r holds the pairs of the own site rows[r]; entry p is
+ * the site index[p], and the pair vector is X_index[p] - X_rows[r]: the pair kernels gather X once per evaluation
+ * (O(sites)) and then difference plain coordinates, with no translation lookup per pair, in bin order (sites close in
+ * space are close in memory). Ghosts' sums go back to their atom's own site (home[e]); an atom's own image pair {t, -t}
+ * (narrow cells) is one entry between its own site and a ghost of itself.
+ *
+ * The translations are a small table indexed by code (linear in the translation: a strained copy of the list strains
+ * the table only, src/checks/derivatives.ts). `pairCode`, when present, gives the translation of a pair between sites
+ * a and b: code b - code a + pairCode (built lists; the full list is expanded with it).
  */
 export interface HalfNeighbourList {
-  /** Row r holds the pairs of atom rows[r] (rows in bin order: neighbouring atoms are processed together). */
+  readonly atom: Int32Array;
+  readonly code: Int32Array;
+  /** The atom's own site for every site (home[e] === e for own sites). */
+  readonly home: Int32Array;
+  /** Row r holds the pairs of the own site rows[r] (rows in bin order: neighbouring atoms are processed together). */
   readonly rows: Int32Array;
   readonly offsets: Int32Array;
   readonly index: Int32Array;
-  readonly image: Int32Array;
   readonly translations: Float64Array;
+  readonly pairCode?: number;
+}
+
+/**
+ * Site coordinates X (3 per site, z = 0 in 2D) of a half list for positions x: X_e = x_atom[e] + t_code[e]. Written
+ * into `out` when it is long enough (kernels keep one buffer), else a new array.
+ */
+export function siteCoordinates(h: HalfNeighbourList, x: Float64Array, dim: number, out?: Float64Array): Float64Array {
+  return gatherSites(h.atom, h.code, h.translations, x, dim, out);
+}
+
+function gatherSites(atom: Int32Array, code: Int32Array, tr: Float64Array, x: Float64Array, dim: number, out?: Float64Array): Float64Array {
+  const ns = atom.length;
+  const X = out && out.length >= 3 * ns ? out : new Float64Array(3 * ns);
+  if (dim === 3) {
+    for (let e = 0; e < ns; e++) {
+      const a = 3 * atom[e];
+      const c = 3 * code[e];
+      X[3 * e] = x[a] + tr[c];
+      X[3 * e + 1] = x[a + 1] + tr[c + 1];
+      X[3 * e + 2] = x[a + 2] + tr[c + 2];
+    }
+  } else {
+    for (let e = 0; e < ns; e++) {
+      const a = 2 * atom[e];
+      const c = 2 * code[e];
+      X[3 * e] = x[a] + tr[c];
+      X[3 * e + 1] = x[a + 1] + tr[c + 1];
+      X[3 * e + 2] = 0;
+    }
+  }
+  return X;
 }
 
 export interface NeighbourOptions {
@@ -73,13 +116,18 @@ class CellNeighbourList implements NeighbourList {
   }
 }
 
-/** Full list from a half list: each entry (i, j, t) becomes (i, j, t) in row i and (j, i, -t) in row j. */
+/**
+ * Full list from a half list: each entry (own site a of atom i, site b of atom j) with translation t = t_b - t_a
+ * (its table entry: code b - code a + pairCode, so the shift is a table value, not a difference of two) becomes
+ * (i, j, t) in row i and (j, i, -t) in row j.
+ */
 function expandHalf(h: HalfNeighbourList, n: number, dim: number): { offsets: Int32Array; index: Int32Array; shift: Float64Array } {
-  const { rows, offsets: ho, index: hi, image, translations: tr } = h;
+  const { atom, code, rows, offsets: ho, index: hi, translations: tr } = h;
+  const base = h.pairCode ?? 0;
   const offsets = new Int32Array(n + 1);
   for (let r = 0; r < n; r++) {
-    offsets[rows[r] + 1] += ho[r + 1] - ho[r];
-    for (let p = ho[r]; p < ho[r + 1]; p++) offsets[hi[p] + 1]++;
+    offsets[atom[rows[r]] + 1] += ho[r + 1] - ho[r];
+    for (let p = ho[r]; p < ho[r + 1]; p++) offsets[atom[hi[p]] + 1]++;
   }
   for (let i = 0; i < n; i++) offsets[i + 1] += offsets[i];
   const m = offsets[n];
@@ -87,10 +135,11 @@ function expandHalf(h: HalfNeighbourList, n: number, dim: number): { offsets: In
   const shift = new Float64Array(m * dim);
   const fill = offsets.slice(0, n);
   for (let r = 0; r < n; r++) {
-    const i = rows[r];
+    const ra = rows[r];
+    const i = atom[ra];
     for (let p = ho[r]; p < ho[r + 1]; p++) {
-      const j = hi[p];
-      const c = image[p] * dim;
+      const j = atom[hi[p]];
+      const c = (code[hi[p]] - code[ra] + base) * dim;
       const a = fill[i]++;
       const b = fill[j]++;
       index[a] = j;
@@ -107,10 +156,11 @@ function expandHalf(h: HalfNeighbourList, n: number, dim: number): { offsets: In
 /**
  * Cell-list neighbour search, O(N), producing the half list directly (each unordered pair found once, by a half
  * stencil: the forward neighbour bins and, in an atom's own bin, the atoms after it). Open boundaries: bins of side
- * >= cutoff over the bounding box. Periodic: bins in fractional coordinates, each at least `cutoff` wide perpendicular
- * to its faces (or the whole cell, scanning enough bin images when the cell is narrower than the cutoff), so every
- * image within the cutoff is found exactly once. Binning is a counting sort (no comparison sort); atoms' wrapped
- * coordinates are copied into bin order so the inner loop reads contiguous memory; no per-atom JS objects.
+ * >= cutoff / DIVISIONS over the bounding box. Periodic: bins in fractional coordinates (each at least cutoff /
+ * DIVISIONS wide perpendicular to its faces, or the whole cell when it is narrower), atoms wrapped into the cell, and
+ * the bins the stencil reaches beyond the cell filled with ghost sites (periodic images), so the search, like the
+ * kernels, sees plain coordinates: every image within the cutoff is found exactly once. Binning is a counting sort;
+ * sites are stored in bin order; no per-atom JS objects.
  */
 export function buildNeighbourList(s: Structure, cutoff: number, opts: NeighbourOptions = {}): NeighbourList {
   if (!(cutoff > 0) || !Number.isFinite(cutoff)) throw new GeometryError(`neighbour cutoff must be > 0, got ${cutoff}`);
@@ -118,11 +168,8 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
   const { dim, positions } = s;
   const n = positions.length / dim;
   const minDist = opts.minDistance ?? 1e-6;
-  const minD2 = minDist * minDist;
-  const rc2 = cutoff * cutoff;
   const cell = s.cell;
   const periodic = cell !== null;
-  const three = dim === 3;
 
   // Axes live in 3 slots, a 2D structure's two axes in slots 1 and 2 (slot 0 unused, one bin): the last slot is the
   // contiguous column axis of the search (see DIVISIONS).
@@ -131,9 +178,9 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
   const m = new Int32Array(3); // bins to scan on each side, per slot
   const bin3 = new Int32Array(n * 3); // bin coordinate of each atom per slot (0 on the unused slot)
   const fl = new Int32Array(periodic ? n * 3 : 0); // lattice translations wrapping each atom into the cell, per slot
-  const A = new Float64Array(9); // cell vectors by slot, 3 Cartesian components each (zeros in 2D)
   const lo = [0, 0, 0];
   const span = [1, 1, 1];
+  const A = new Float64Array(9); // cell vectors by slot, 3 Cartesian components each (zeros in 2D)
   if (periodic) {
     const inv = inverse(cell, dim);
     const widths = perpendicularWidths(cell, dim);
@@ -168,7 +215,8 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
         bin3[i * 3 + sl] = Math.min(nb[sl] - 1, Math.floor(fr * nb[sl]));
       }
     }
-    // Pair translation (integer, in cell vectors) = bin image + wrap_i - wrap_j; its range per axis sizes the table.
+    // Site translations (image - wrap) and pair translations (their differences) both lie in image range +- the
+    // spread of the wraps; that range per axis sizes the table.
     let size = 1;
     for (let sl = off; sl < 3; sl++) {
       const imgLo = Math.floor(-m[sl] / nb[sl]);
@@ -205,7 +253,7 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
       for (let i = 0; i < n; i++) bin3[i * 3 + sl] = Math.max(0, Math.min(nb[sl] - 1, Math.floor((positions[i * dim + k] - lo3[k]) / w)));
     }
   }
-  // Translation codes: code(t) = sum_slot (t - lo) stride; linear, so code = imageCode + wrapCode_i - wrapCode_j.
+  // Translation codes: code(t) = sum_slot (t - lo) stride, linear: code(t_b - t_a) = code_b - code_a + code(0).
   const stride = [span[1] * span[2], span[2], 1];
   const nCodes = span[0] * span[1] * span[2];
   const translations = new Float64Array(nCodes * dim);
@@ -215,205 +263,198 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
     const t2 = (c % stride[1]) + lo[2];
     for (let a = 0; a < dim; a++) translations[c * dim + a] = t0 * A[a] + t1 * A[3 + a] + t2 * A[6 + a];
   }
-  const base = -(lo[0] * stride[0] + lo[1] * stride[1] + lo[2] * stride[2]);
+  const zero = -(lo[0] * stride[0] + lo[1] * stride[1] + lo[2] * stride[2]);
 
-  // Counting sort into bins (last slot fastest); wrapped coordinates and wrap codes in bin order.
-  const nbins = nb[0] * nb[1] * nb[2];
+  // The extended bin grid: the cell's bins plus the m bins the half stencil reaches beyond them (forward only along
+  // slot 0, both ways along slots 1 and 2); bin (e0, e1, e2), last slot fastest. Periodic: ghost sites fill the
+  // extra bins; open: they stay empty, and the search needs no bounds checks either way.
+  const ne0 = nb[0] + m[0];
+  const ne1 = nb[1] + 2 * m[1];
+  const ne2 = nb[2] + 2 * m[2];
+  const nbins = ne0 * ne1 * ne2;
   const binStart = new Int32Array(nbins + 1);
-  const binOf = new Int32Array(n);
+  // Images along a slot of an atom in bin b: I with 0 <= b + I nb + (m on slots 1, 2) < extended bins.
+  const pad = [0, m[1], m[2]];
+  const ne = [ne0, ne1, ne2];
+  const ilo = new Int32Array(3);
+  const ihi = new Int32Array(3);
+  const images = (i: number): void => {
+    for (let sl = 0; sl < 3; sl++) {
+      const b = bin3[i * 3 + sl] + pad[sl];
+      ilo[sl] = periodic ? Math.ceil(-b / nb[sl]) : 0;
+      ihi[sl] = periodic ? Math.floor((ne[sl] - 1 - b) / nb[sl]) : 0;
+    }
+  };
+  let nSites = 0;
   for (let i = 0; i < n; i++) {
-    const b = (bin3[i * 3] * nb[1] + bin3[i * 3 + 1]) * nb[2] + bin3[i * 3 + 2];
-    binOf[i] = b;
-    binStart[b + 1]++;
+    images(i);
+    const e0 = bin3[i * 3];
+    const e1 = bin3[i * 3 + 1] + pad[1];
+    const e2 = bin3[i * 3 + 2] + pad[2];
+    for (let I0 = ilo[0]; I0 <= ihi[0]; I0++)
+      for (let I1 = ilo[1]; I1 <= ihi[1]; I1++)
+        for (let I2 = ilo[2]; I2 <= ihi[2]; I2++) {
+          binStart[((e0 + I0 * nb[0]) * ne1 + e1 + I1 * nb[1]) * ne2 + e2 + I2 * nb[2] + 1]++;
+          nSites++;
+        }
   }
   for (let b = 0; b < nbins; b++) binStart[b + 1] += binStart[b];
-  const order = new Int32Array(n);
+  const atom = new Int32Array(nSites);
+  const code = new Int32Array(nSites);
+  const home = new Int32Array(nSites);
+  const XYZ = new Float64Array(3 * nSites);
   {
     const fill = binStart.slice(0, nbins);
-    for (let i = 0; i < n; i++) order[fill[binOf[i]]++] = i;
-  }
-  const XYZ = new Float64Array(3 * n);
-  const W = new Int32Array(n);
-  for (let q = 0; q < n; q++) {
-    const i = order[q];
-    let x = positions[i * dim];
-    let y = positions[i * dim + 1];
-    let z = three ? positions[i * dim + 2] : 0;
-    if (periodic) {
-      const w0 = fl[i * 3];
-      const w1 = fl[i * 3 + 1];
-      const w2 = fl[i * 3 + 2];
-      x -= w0 * A[0] + w1 * A[3] + w2 * A[6];
-      y -= w0 * A[1] + w1 * A[4] + w2 * A[7];
-      z -= w0 * A[2] + w1 * A[5] + w2 * A[8];
-      W[q] = w0 * stride[0] + w1 * stride[1] + w2 * stride[2];
+    for (let i = 0; i < n; i++) {
+      images(i);
+      const e0 = bin3[i * 3];
+      const e1 = bin3[i * 3 + 1] + pad[1];
+      const e2 = bin3[i * 3 + 2] + pad[2];
+      // code of the wrap alone (the own site), then each image adds I . stride
+      const cw = periodic ? zero - (fl[i * 3] * stride[0] + fl[i * 3 + 1] * stride[1] + fl[i * 3 + 2] * stride[2]) : 0;
+      const own = fill[(e0 * ne1 + e1) * ne2 + e2];
+      for (let I0 = ilo[0]; I0 <= ihi[0]; I0++)
+        for (let I1 = ilo[1]; I1 <= ihi[1]; I1++)
+          for (let I2 = ilo[2]; I2 <= ihi[2]; I2++) {
+            const e = fill[((e0 + I0 * nb[0]) * ne1 + e1 + I1 * nb[1]) * ne2 + e2 + I2 * nb[2]]++;
+            atom[e] = i;
+            code[e] = cw + I0 * stride[0] + I1 * stride[1] + I2 * stride[2];
+            home[e] = own;
+          }
     }
-    XYZ[3 * q] = x;
-    XYZ[3 * q + 1] = y;
-    XYZ[3 * q + 2] = z;
   }
+  const X = gatherSites(atom, code, translations, positions, dim, XYZ);
 
-  // Half stencil: bin offsets d lexicographically positive in (d0, d1, d2), as columns: every (d0, d1) > 0 with
-  // d2 over [-m2, m2], and the own column (0, 0) with d2 over [1, m2]; d = 0 is the own bin (atoms after this one).
-  const cols: number[] = [];
-  for (let d0 = 0; d0 <= m[0]; d0++) for (let d1 = -m[1]; d1 <= m[1]; d1++) if (d0 > 0 || d1 >= 0) cols.push(d0, d1);
-  const stencil = Int32Array.from(cols);
+  // Half stencil: bin offsets d lexicographically positive in (d0, d1, d2), as columns: every (d0, d1) > 0 with d2
+  // over [-m2, m2], and the own column (0, 0) with d2 over [0, m2] (own bin: the sites after this one). As bin ranges
+  // relative to the own bin, [from, to).
+  const segFrom: number[] = [];
+  const segTo: number[] = [];
+  for (let d0 = 0; d0 <= m[0]; d0++)
+    for (let d1 = -m[1]; d1 <= m[1]; d1++) {
+      if (d0 === 0 && d1 < 0) continue;
+      const c = (d0 * ne1 + d1) * ne2;
+      if (d0 === 0 && d1 === 0) continue; // the own column is scanned separately
+      segFrom.push(c - m[2]);
+      segTo.push(c + m[2] + 1);
+    }
 
   const cap = Math.max(1024, Math.ceil(1.05 * expectedHalfPairs(s, n, cutoff)) + 64);
-  const half = searchHalf({ nb, m, periodic, A, stride, base, stencil, binStart, order, XYZ, W, rc2, minD2, minDist, cap });
-  return new CellNeighbourList(n, dim, cutoff, { ...half, rows: order, translations });
+  const half = searchHalf({
+    nb,
+    pad,
+    ne1,
+    ne2,
+    m2: m[2],
+    segFrom: Int32Array.from(segFrom),
+    segTo: Int32Array.from(segTo),
+    binStart,
+    atom,
+    X,
+    rc2: cutoff * cutoff,
+    minD2: minDist * minDist,
+    minDist,
+    cap,
+    n,
+  });
+  return new CellNeighbourList(n, dim, cutoff, { atom, code, home, ...half, translations, pairCode: zero });
 }
 
 interface SearchInput {
   nb: Int32Array;
-  m: Int32Array;
-  periodic: boolean;
-  A: Float64Array;
-  stride: number[];
-  base: number;
-  stencil: Int32Array;
+  pad: number[];
+  ne1: number;
+  ne2: number;
+  m2: number;
+  segFrom: Int32Array;
+  segTo: Int32Array;
   binStart: Int32Array;
-  order: Int32Array;
-  XYZ: Float64Array;
-  W: Int32Array;
+  atom: Int32Array;
+  X: Float64Array;
   rc2: number;
   minD2: number;
   minDist: number;
   cap: number;
+  n: number;
 }
 
 /**
  * The pair search proper (its own function, so the JIT optimises it as a whole rather than by on-stack replacement
- * inside the set-up code). Bin by bin: the stencil columns become ranges of bin-ordered atoms (split where a column
- * wraps through the periodic boundary), each with its image translation T (searched as x_j against x_i - T) and
- * translation code, worked out once per bin; then each atom of the bin (one row, in bin order) is checked against the
- * atoms after it in its own bin and every atom of those ranges, reading the bin-ordered wrapped coordinates.
+ * inside the set-up code). Bin by bin over the cell's own bins: each site of the bin (one row, in bin order) is
+ * checked against the sites after it in its own column up to m2 bins ahead (one contiguous range) and against every
+ * site of the other stencil columns (one contiguous range each, ghosts included).
  */
-function searchHalf(inp: SearchInput): { offsets: Int32Array; index: Int32Array; image: Int32Array } {
-  const { nb, m, periodic, A, stride, base, stencil, binStart, order, XYZ, W, rc2, minD2, minDist } = inp;
-  const n = order.length;
-  const ncols = stencil.length / 2;
+function searchHalf(inp: SearchInput): { rows: Int32Array; offsets: Int32Array; index: Int32Array } {
+  const { nb, pad, ne1, ne2, m2, segFrom, segTo, binStart, atom, X, rc2, minD2, minDist, n } = inp;
+  const ncols = segFrom.length;
+  const rows = new Int32Array(n);
   const offsets = new Int32Array(n + 1);
   let cap = inp.cap;
   let idx = new Int32Array(cap);
-  let img = new Int32Array(cap);
   let np = 0;
-  const nb0 = nb[0];
-  const nb1 = nb[1];
-  const nb2 = nb[2];
-  const m2 = m[2];
-  const st0 = stride[0];
-  const st1 = stride[1];
-  const st2 = stride[2];
-  // Ranges per bin: a column crosses the periodic boundary along axis 2 at most ceil(2 m2 / nb2) + 1 times.
-  const maxSeg = ncols * (Math.ceil((2 * m2 + 1) / nb2) + 1);
-  const sFrom = new Int32Array(maxSeg);
-  const sTo = new Int32Array(maxSeg);
-  const sCode = new Int32Array(maxSeg);
-  const sT = new Float64Array(3 * maxSeg);
-  const nbins = nb0 * nb1 * nb2;
-  for (let b = 0; b < nbins; b++) {
-    const bStart = binStart[b];
-    const bEnd = binStart[b + 1];
-    if (bStart === bEnd) continue;
-    const b2 = b % nb2;
-    const b1 = Math.floor(b / nb2) % nb1;
-    const b0 = Math.floor(b / (nb2 * nb1));
-    let k = 0;
-    let most = bEnd - bStart;
-    for (let c = 0; c < ncols; c++) {
-      const d0 = stencil[2 * c];
-      const d1 = stencil[2 * c + 1];
-      let c0 = b0 + d0;
-      let c1 = b1 + d1;
-      let i0 = 0;
-      let i1 = 0;
-      if (periodic) {
-        if (c0 < 0 || c0 >= nb0) {
-          i0 = Math.floor(c0 / nb0);
-          c0 -= i0 * nb0;
+  let r = 0;
+  const sFrom = new Int32Array(ncols);
+  const sTo = new Int32Array(ncols);
+  for (let b0 = 0; b0 < nb[0]; b0++)
+    for (let b1 = 0; b1 < nb[1]; b1++)
+      for (let b2 = 0; b2 < nb[2]; b2++) {
+        const eb = (b0 * ne1 + b1 + pad[1]) * ne2 + b2 + pad[2];
+        const bStart = binStart[eb];
+        const bEnd = binStart[eb + 1];
+        if (bStart === bEnd) continue;
+        const ownTo = binStart[eb + m2 + 1];
+        let most = ownTo - bStart;
+        let k = 0;
+        for (let c = 0; c < ncols; c++) {
+          const from = binStart[eb + segFrom[c]];
+          const to = binStart[eb + segTo[c]];
+          if (from === to) continue;
+          sFrom[k] = from;
+          sTo[k] = to;
+          most += to - from;
+          k++;
         }
-        if (c1 < 0 || c1 >= nb1) {
-          i1 = Math.floor(c1 / nb1);
-          c1 -= i1 * nb1;
-        }
-      } else if (c0 < 0 || c0 >= nb0 || c1 < 0 || c1 >= nb1) continue;
-      const col = (c0 * nb1 + c1) * nb2;
-      let lo = d0 === 0 && d1 === 0 ? b2 + 1 : b2 - m2;
-      let hi = b2 + m2;
-      if (!periodic) {
-        lo = Math.max(lo, 0);
-        hi = Math.min(hi, nb2 - 1);
-      }
-      if (lo > hi) continue;
-      // Pieces of [lo, hi] in successive images along axis 2.
-      for (let i2 = Math.floor(lo / nb2); i2 * nb2 <= hi; i2++) {
-        const a = Math.max(lo, i2 * nb2) - i2 * nb2;
-        const z = Math.min(hi, i2 * nb2 + nb2 - 1) - i2 * nb2;
-        const from = binStart[col + a];
-        const to = binStart[col + z + 1];
-        if (from === to) continue;
-        sFrom[k] = from;
-        sTo[k] = to;
-        most += to - from;
-        sCode[k] = i0 * st0 + i1 * st1 + i2 * st2;
-        sT[3 * k] = i0 * A[0] + i1 * A[3] + i2 * A[6];
-        sT[3 * k + 1] = i0 * A[1] + i1 * A[4] + i2 * A[7];
-        sT[3 * k + 2] = i0 * A[2] + i1 * A[5] + i2 * A[8];
-        k++;
-      }
-    }
-    for (let p = bStart; p < bEnd; p++) {
-      offsets[p] = np;
-      // Worst case every candidate is a neighbour: grow before the loops, so they carry no check.
-      if (np + most > cap) {
-        cap = Math.max(np + most, Math.ceil(cap * 1.25), Math.ceil((np / (p + 1)) * n * 1.05) + 64);
-        const ni = new Int32Array(cap);
-        ni.set(idx.subarray(0, np));
-        idx = ni;
-        const nc = new Int32Array(cap);
-        nc.set(img.subarray(0, np));
-        img = nc;
-      }
-      const xi = XYZ[3 * p];
-      const yi = XYZ[3 * p + 1];
-      const zi = XYZ[3 * p + 2];
-      const wi = W[p] + base;
-      // own bin, no image: the atoms after this one
-      for (let q = p + 1; q < bEnd; q++) {
-        const dx = XYZ[3 * q] - xi;
-        const dy = XYZ[3 * q + 1] - yi;
-        const dz = XYZ[3 * q + 2] - zi;
-        const r2 = dx * dx + dy * dy + dz * dz;
-        if (r2 > rc2) continue;
-        if (r2 < minD2) overlap(order[p], order[q], r2, minDist);
-        idx[np] = order[q];
-        img[np] = wi - W[q];
-        np++;
-      }
-      for (let t = 0; t < k; t++) {
-        const qx = xi - sT[3 * t];
-        const qy = yi - sT[3 * t + 1];
-        const qz = zi - sT[3 * t + 2];
-        const code = wi + sCode[t];
-        const to = sTo[t];
-        for (let q = sFrom[t]; q < to; q++) {
-          const dx = XYZ[3 * q] - qx;
-          const dy = XYZ[3 * q + 1] - qy;
-          const dz = XYZ[3 * q + 2] - qz;
-          const r2 = dx * dx + dy * dy + dz * dz;
-          if (r2 > rc2) continue;
-          if (r2 < minD2) overlap(order[p], order[q], r2, minDist);
-          idx[np] = order[q];
-          img[np] = code - W[q];
-          np++;
+        for (let p = bStart; p < bEnd; p++) {
+          rows[r] = p;
+          offsets[r] = np;
+          r++;
+          // Worst case every candidate is a neighbour: grow before the loops, so they carry no check.
+          if (np + most > cap) {
+            cap = Math.max(np + most, Math.ceil(cap * 1.25), Math.ceil((np / r) * n * 1.05) + 64);
+            const ni = new Int32Array(cap);
+            ni.set(idx.subarray(0, np));
+            idx = ni;
+          }
+          const xi = X[3 * p];
+          const yi = X[3 * p + 1];
+          const zi = X[3 * p + 2];
+          // own column: the sites after this one in its bin and the m2 bins ahead
+          for (let q = p + 1; q < ownTo; q++) {
+            const dx = X[3 * q] - xi;
+            const dy = X[3 * q + 1] - yi;
+            const dz = X[3 * q + 2] - zi;
+            const r2 = dx * dx + dy * dy + dz * dz;
+            if (r2 > rc2) continue;
+            if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);
+            idx[np++] = q;
+          }
+          for (let t = 0; t < k; t++) {
+            const to = sTo[t];
+            for (let q = sFrom[t]; q < to; q++) {
+              const dx = X[3 * q] - xi;
+              const dy = X[3 * q + 1] - yi;
+              const dz = X[3 * q + 2] - zi;
+              const r2 = dx * dx + dy * dy + dz * dz;
+              if (r2 > rc2) continue;
+              if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);
+              idx[np++] = q;
+            }
+          }
         }
       }
-    }
-  }
   offsets[n] = np;
-  // Views, not copies: copying 1e5-atom lists (tens of MB) cost as much as the search; the slack is about 5%.
-  return { offsets, index: idx.subarray(0, np), image: img.subarray(0, np) };
+  // A view, not a copy: copying 1e5-atom lists (tens of MB) cost as much as the search; the slack is about 5%.
+  return { rows, offsets, index: idx.subarray(0, np) };
 }
 
 function overlap(i: number, j: number, r2: number, minDist: number): never {
