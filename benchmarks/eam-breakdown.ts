@@ -7,8 +7,9 @@
  *   traversal  the half list walked with r^2, the cutoff test and sqrt, nothing else (the floor of pass 1);
  *   density    pass 1 (densities: one spline value per pair, two scattered additions);
  *   embedding  F(rho), F'(rho) per atom;
- *   force      pass 2 (r again, three spline values, forces, virial, site energies);
- *   evaluate   the whole call (the parts plus zeroing, folding ghosts into atoms and the compensated energy sum);
+ *   force      pass 2 (r again, three spline values, forces, site energies);
+ *   evaluate   the whole call (the parts plus zeroing, the virial from the site forces, folding ghosts into atoms
+ *              and the compensated energy sum);
  * and LAMMPS' Pair time per step on the same cell (run 20), as CPU time: Pair x its '% CPU use'.
  * Prints a table; writes nothing. Usage: npx tsx benchmarks/eam-breakdown.ts [--reps 15] [--potential mishin|u3]
  */
@@ -28,8 +29,8 @@ class Probe extends TabulatedEAM {
   densityOnly(X: Float64Array, h: HalfNeighbourList, rho: Float64Array): void {
     this.densityPass(X, h, rho);
   }
-  forceOnly(X: Float64Array, h: HalfNeighbourList, Fp: Float64Array, e: Float64Array, f: Float64Array): Float64Array {
-    return this.forcePass(X, h, Fp, e, f);
+  forceOnly(X: Float64Array, h: HalfNeighbourList, Fp: Float64Array, e: Float64Array, f: Float64Array): void {
+    this.forcePass(X, h, Fp, e, f);
   }
 }
 
@@ -68,7 +69,7 @@ const dom = periodicDomain(makeLattice('fcc', 3.615 / Math.SQRT2), 'none', 1, 5.
 const rng = new Rng(20261225);
 const s: Structure = { ...dom.structure, positions: dom.structure.positions.map((v) => v + 0.05 * (2 * rng.uniform() - 1)) };
 const n = s.positions.length / 3;
-let nl = buildNeighbourList(s, pot.cutoff + 1.0);
+let nl = buildNeighbourList(s, pot.cutoff + 1.0, { inner: pot.cutoff });
 const h = nl.half!;
 const ns = h.atom.length;
 const X = siteCoordinates(h, s.positions, 3);
@@ -85,7 +86,7 @@ const cpu = (fn: () => void): number => {
 };
 const parts: Record<string, () => void> = {
   build: () => {
-    nl = buildNeighbourList(s, pot.cutoff + 1.0);
+    nl = buildNeighbourList(s, pot.cutoff + 1.0, { inner: pot.cutoff });
   },
   gather: () => siteCoordinates(h, s.positions, 3, X),
   traversal: () => traverse(X, h, pot.cutoff * pot.cutoff),

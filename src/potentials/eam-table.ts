@@ -312,20 +312,23 @@ export class TabulatedEAM extends EAMPotential {
       accRow[row] = k;
       // Row sum in a local, added to site i at the end of the row (the generic kernel's order).
       let ri = 0;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+      const end = offsets[row + 1];
+      for (let p = offsets[row]; p < end; p++) {
         const j = index[p];
-        const dx = X[3 * j] - x0;
-        const dy = X[3 * j + 1] - x1;
-        const dz = X[3 * j + 2] - x2;
+        const j3 = 3 * j;
+        const dx = X[j3] - x0;
+        const dy = X[j3 + 1] - x1;
+        const dz = X[j3 + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
-        // LammpsSpline.eval, value only
+        // LammpsSpline.eval, value only. q >= 1 (r >= 0), so LammpsSpline's trunc and MAX(1, .) are an integer
+        // conversion: the same m for every finite r (NaN still gives NaN), without the float round trip.
         let q = Math.sqrt(r2) * rdelta + 1.0;
-        let m = Math.trunc(q);
-        m = Math.max(1, Math.min(m, nm1));
+        let m = q | 0;
+        if (m > nm1) m = nm1;
         q -= m;
         if (q > 1.0) q = 1.0;
-        const b = 4 * m;
+        const b = m << 2;
         const psi = ((rv[b] * q + rv[b + 1]) * q + rv[b + 2]) * q + rv[b + 3];
         ri += psi;
         rho[j] += psi;
@@ -337,7 +340,7 @@ export class TabulatedEAM extends EAMPotential {
     this.accFor = h;
   }
 
-  protected override forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): Float64Array {
+  protected override forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): void {
     if (!this.inline) return super.forcePass(X, h, Fp, E, F);
     const { rows } = h;
     const n = rows.length;
@@ -347,12 +350,6 @@ export class TabulatedEAM extends EAMPotential {
     if (this.accFor !== h) this.acceptPass(X, h);
     this.accFor = null;
     const { acc, accRow } = this;
-    let wxx = 0;
-    let wxy = 0;
-    let wxz = 0;
-    let wyy = 0;
-    let wyz = 0;
-    let wzz = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const x0 = X[3 * i];
@@ -365,16 +362,18 @@ export class TabulatedEAM extends EAMPotential {
       let f1 = 0;
       let f2 = 0;
       // only the sites pass 1 found within the cutoff
-      for (let a = accRow[row]; a < accRow[row + 1]; a++) {
+      const end = accRow[row + 1];
+      for (let a = accRow[row]; a < end; a++) {
         const j = acc[a];
-        const dx = X[3 * j] - x0;
-        const dy = X[3 * j + 1] - x1;
-        const dz = X[3 * j + 2] - x2;
+        const j3 = 3 * j;
+        const dx = X[j3] - x0;
+        const dy = X[j3 + 1] - x1;
+        const dz = X[j3 + 2] - x2;
         const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
-        // LammpsSpline.eval, one index for both tables
+        // LammpsSpline.eval, one index for both tables (integer conversion as in pass 1)
         let q = r * rdelta + 1.0;
-        let m = Math.trunc(q);
-        m = Math.max(1, Math.min(m, nm1));
+        let m = q | 0;
+        if (m > nm1) m = nm1;
         q -= m;
         if (q > 1.0) q = 1.0;
         const b = 10 * m;
@@ -386,7 +385,7 @@ export class TabulatedEAM extends EAMPotential {
         const phi = z2 * recip;
         const phip = z2p * recip - phi * recip;
         const half = 0.5 * phi;
-        const c = (phip + (Fpi + Fp[j]) * psip) / r;
+        const c = (phip + (Fpi + Fp[j]) * psip) * recip;
         const cx = c * dx;
         const cy = c * dy;
         const cz = c * dz;
@@ -395,22 +394,15 @@ export class TabulatedEAM extends EAMPotential {
         f1 += cy;
         f2 += cz;
         E[j] += half;
-        F[3 * j] -= cx;
-        F[3 * j + 1] -= cy;
-        F[3 * j + 2] -= cz;
-        wxx -= cx * dx;
-        wxy -= cx * dy;
-        wyy -= cy * dy;
-        wxz -= cx * dz;
-        wyz -= cy * dz;
-        wzz -= cz * dz;
+        F[j3] -= cx;
+        F[j3 + 1] -= cy;
+        F[j3 + 2] -= cz;
       }
       E[i] += ei;
       F[3 * i] += f0;
       F[3 * i + 1] += f1;
       F[3 * i + 2] += f2;
     }
-    return Float64Array.of(wxx, wxy, wxz, wyy, wyz, wzz);
   }
 }
 

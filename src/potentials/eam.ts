@@ -261,13 +261,12 @@ export class EAMPotential implements SitePotential {
 
   /**
    * Pass 2 of evaluate(), after the embedding gave F' per site (Fp; zeros for a pair potential): per unordered pair
-   * the pair energy (half to each site), the force along the bond and its virial, into the per-site E and F (3 per
-   * site); returns the virial's six components (xx, xy, xz, yy, yz, zz). Walks only the sites pass 1 found within
-   * the cutoff (acc); pair vectors (and, in the tabulated kernel, the splines) are recomputed rather than stored, as
-   * in LAMMPS' pair_eam: memory stays 4 bytes per pair (24 more in this generic kernel, for phi, phi', psi' of
-   * analytic functions).
+   * the pair energy (half to each site) and the force along the bond, into the per-site E and F (3 per site; the
+   * virial follows from F, in evaluate). Walks only the sites pass 1 found within the cutoff (acc); pair vectors
+   * (and, in the tabulated kernel, the splines) are recomputed rather than stored, as in LAMMPS' pair_eam: memory
+   * stays 4 bytes per pair (24 more in this generic kernel, for phi, phi', psi' of analytic functions).
    */
-  protected forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): Float64Array {
+  protected forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): void {
     const { rows } = h;
     const n = rows.length;
     const t = this.t;
@@ -279,12 +278,6 @@ export class EAMPotential implements SitePotential {
     if (this.accFor !== h) this.acceptPass(X, h);
     this.accFor = null;
     const { acc, accRow } = this;
-    let wxx = 0;
-    let wxy = 0;
-    let wxz = 0;
-    let wyy = 0;
-    let wyz = 0;
-    let wzz = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const x0 = X[3 * i];
@@ -320,8 +313,9 @@ export class EAMPotential implements SitePotential {
         }
         ei += half;
         E[j] += half;
-        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi')
-        const c = (phip + (Fpi + Fp[j]) * psip) / r;
+        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'), over r (as 1/r,
+        // LAMMPS' recip, the tabulated kernel's operations)
+        const c = (phip + (Fpi + Fp[j]) * psip) * (1.0 / r);
         const cx = c * dx;
         const cy = c * dy;
         const cz = c * dz;
@@ -331,19 +325,12 @@ export class EAMPotential implements SitePotential {
         F[3 * j] -= cx;
         F[3 * j + 1] -= cy;
         F[3 * j + 2] -= cz;
-        wxx -= cx * dx;
-        wxy -= cx * dy;
-        wyy -= cy * dy;
-        wxz -= cx * dz;
-        wyz -= cy * dz;
-        wzz -= cz * dz;
       }
       E[i] += ei;
       F[3 * i] += f0;
       F[3 * i + 1] += f1;
       F[3 * i + 2] += f2;
     }
-    return Float64Array.of(wxx, wxy, wxz, wyy, wyz, wzz);
   }
 
   /**
@@ -387,7 +374,51 @@ export class EAMPotential implements SitePotential {
       }
       for (let e = 0; e < ns; e++) Fp[e] = Fp[home[e]];
     }
-    const w = this.forcePass(X, h, Fp, E, F);
+    this.forcePass(X, h, Fp, E, F);
+    // Virial from the site forces before the ghosts fold (LAMMPS' fdotr): W = sum_e (X_e - c) (x) F_e equals the sum
+    // over pairs of -r (x) f, since each pair puts +f on one site and -f on the other (sum_e F_e = 0, so any centre c
+    // gives the same; the middle of the sites keeps the terms, and their round-off, small). O(sites) instead of six
+    // products per pair.
+    let c0 = Infinity;
+    let c1 = Infinity;
+    let c2 = Infinity;
+    let C0 = -Infinity;
+    let C1 = -Infinity;
+    let C2 = -Infinity;
+    for (let e = 0; e < ns; e++) {
+      const x0 = X[3 * e];
+      const x1 = X[3 * e + 1];
+      const x2 = X[3 * e + 2];
+      if (x0 < c0) c0 = x0;
+      if (x0 > C0) C0 = x0;
+      if (x1 < c1) c1 = x1;
+      if (x1 > C1) C1 = x1;
+      if (x2 < c2) c2 = x2;
+      if (x2 > C2) C2 = x2;
+    }
+    c0 = 0.5 * (c0 + C0);
+    c1 = 0.5 * (c1 + C1);
+    c2 = 0.5 * (c2 + C2);
+    let wxx = 0;
+    let wxy = 0;
+    let wxz = 0;
+    let wyy = 0;
+    let wyz = 0;
+    let wzz = 0;
+    for (let e = 0; e < ns; e++) {
+      const x0 = X[3 * e] - c0;
+      const x1 = X[3 * e + 1] - c1;
+      const x2 = X[3 * e + 2] - c2;
+      const f0 = F[3 * e];
+      const f1 = F[3 * e + 1];
+      const f2 = F[3 * e + 2];
+      wxx += x0 * f0;
+      wxy += x0 * f1;
+      wxz += x0 * f2;
+      wyy += x1 * f1;
+      wyz += x1 * f2;
+      wzz += x2 * f2;
+    }
     for (let e = 0; e < ns; e++) {
       const g = home[e];
       if (g === e) continue;
@@ -404,7 +435,7 @@ export class EAMPotential implements SitePotential {
       siteE[i] = E[e];
       for (let a = 0; a < dim; a++) forces[i * dim + a] = F[3 * e + a];
     }
-    const virial = dim === 3 ? Float64Array.of(w[0], w[1], w[2], w[1], w[3], w[4], w[2], w[4], w[5]) : Float64Array.of(w[0], w[1], w[1], w[3]);
+    const virial = dim === 3 ? Float64Array.of(wxx, wxy, wxz, wxy, wyy, wyz, wxz, wyz, wzz) : Float64Array.of(wxx, wxy, wxy, wyy);
     const acc = new NeumaierSum();
     for (let i = 0; i < n; i++) acc.add(siteE[i]);
     return { energy: acc.value, siteEnergies: siteE, forces, virial };
