@@ -6,6 +6,7 @@
  *    force, on open and periodic, skewed and narrow, dense and very sparse cells (the sparse ones exercise the capped
  *    bin grid), atoms outside the cell included;
  *  - the full list expanded from it is the half list's pairs both ways round;
+ *  - with an inner (interaction) cutoff, the same pairs, each row listing those within it first;
  *  - NeighbourCache rebuilds exactly when some atom has moved more than skin / 2 since the last build (or the cell
  *    changed), and whatever it returns holds every pair within the interaction cutoff;
  *  - a relaxation that moves atoms by less than skin / 2 builds one list.
@@ -14,7 +15,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { periodicDomain } from '../src/lattice/domain.ts';
 import { makeLattice } from '../src/lattice/lattice.ts';
-import { bruteForceNeighbours, buildNeighbourList, NeighbourCache, type NeighbourList } from '../src/lattice/neighbours.ts';
+import { bruteForceNeighbours, buildNeighbourList, NeighbourCache, siteCoordinates, type NeighbourList } from '../src/lattice/neighbours.ts';
 import { perpendicularWidths, type Dim, type Structure } from '../src/lattice/structure.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
 import { equilibriumLattice } from '../src/potentials/equilibrium.ts';
@@ -123,6 +124,22 @@ describe('half neighbour list', () => {
         full.push(key(i, j, v));
       }
     expect(full.sort()).toEqual([...exp, ...exp].sort());
+    // with an inner (interaction) cutoff: the same pairs, each row's pairs within it first
+    const inner = 0.7 * cutoff;
+    const nli = buildNeighbourList(s, cutoff, { inner });
+    expect(halfPairs(s, nli)).toEqual(exp);
+    const h = nli.half!;
+    const X = siteCoordinates(h, s.positions, dim);
+    for (let r = 0; r < n; r++) {
+      const a = h.rows[r];
+      let outside = false;
+      for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
+        const b = h.index[p];
+        const d = Math.hypot(X[3 * b] - X[3 * a], X[3 * b + 1] - X[3 * a + 1], X[3 * b + 2] - X[3 * a + 2]);
+        if (d >= inner * (1 + 1e-12)) outside = true;
+        else if (d < inner * (1 - 1e-12)) expect(outside, `row ${r}: a pair within the inner cutoff after one beyond it`).toBe(false);
+      }
+    }
   });
 
   it('an fcc cell: 12 nearest neighbours per atom, 6 per atom in the half list', () => {

@@ -172,6 +172,7 @@ function expandHalf(h: HalfNeighbourList, n: number, dim: number): { offsets: In
  */
 export function buildNeighbourList(s: Structure, cutoff: number, opts: NeighbourOptions = {}): NeighbourList {
   if (!(cutoff > 0) || !Number.isFinite(cutoff)) throw new GeometryError(`neighbour cutoff must be > 0, got ${cutoff}`);
+  if (opts.inner !== undefined && !(opts.inner > 0)) throw new GeometryError(`inner neighbour cutoff must be > 0, got ${opts.inner}`);
   assertFinitePositions(s);
   const { dim, positions } = s;
   const n = positions.length / dim;
