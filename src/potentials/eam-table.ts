@@ -302,7 +302,8 @@ export class TabulatedEAM extends EAMPotential {
     const rdelta = this.tabPair.z2r.rdelta;
     const nm1 = this.tabPair.z2r.knots - 1;
     const accRow = this.accRows(n);
-    const acc = this.accFits(h);
+    this.accStart(h);
+    let { acc, accR } = this;
     let k = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
@@ -312,8 +313,13 @@ export class TabulatedEAM extends EAMPotential {
       accRow[row] = k;
       // Row sum in a local, added to site i at the end of the row (the generic kernel's order).
       let ri = 0;
+      const start = offsets[row];
       const end = offsets[row + 1];
-      for (let p = offsets[row]; p < end; p++) {
+      if (k + end - start > acc.length) {
+        this.growAcc(k + end - start, k);
+        ({ acc, accR } = this);
+      }
+      for (let p = start; p < end; p++) {
         const j = index[p];
         const j3 = 3 * j;
         const dx = X[j3] - x0;
@@ -323,7 +329,8 @@ export class TabulatedEAM extends EAMPotential {
         if (r2 >= rc2) continue;
         // LammpsSpline.eval, value only. q >= 1 (r >= 0), so LammpsSpline's trunc and MAX(1, .) are an integer
         // conversion: the same m for every finite r (NaN still gives NaN), without the float round trip.
-        let q = Math.sqrt(r2) * rdelta + 1.0;
+        const r = Math.sqrt(r2);
+        let q = r * rdelta + 1.0;
         let m = q | 0;
         if (m > nm1) m = nm1;
         q -= m;
@@ -332,6 +339,7 @@ export class TabulatedEAM extends EAMPotential {
         const psi = ((rv[b] * q + rv[b + 1]) * q + rv[b + 2]) * q + rv[b + 3];
         ri += psi;
         rho[j] += psi;
+        accR[k] = r;
         acc[k++] = j;
       }
       rho[i] += ri;
@@ -349,7 +357,7 @@ export class TabulatedEAM extends EAMPotential {
     const nm1 = this.tabPair.z2r.knots - 1;
     if (this.accFor !== h) this.acceptPass(X, h);
     this.accFor = null;
-    const { acc, accRow } = this;
+    const { acc, accR, accRow } = this;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const x0 = X[3 * i];
@@ -369,7 +377,7 @@ export class TabulatedEAM extends EAMPotential {
         const dx = X[j3] - x0;
         const dy = X[j3 + 1] - x1;
         const dz = X[j3 + 2] - x2;
-        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
+        const r = accR[a];
         // LammpsSpline.eval, one index for both tables (integer conversion as in pass 1)
         let q = r * rdelta + 1.0;
         let m = q | 0;

@@ -153,11 +153,13 @@ export class EAMPotential implements SitePotential {
   private radialFor: HalfList | null = null;
 
   /**
-   * The neighbour sites within the cutoff, found by pass 1 (row r's are acc[accRow[r] .. accRow[r+1])), so that
-   * pass 2 skips the skin without testing it again: with a relaxation's skin the list holds ~2.5x the pairs within
-   * the cutoff. Sized to the list (4 bytes per entry), so the passes need no capacity check.
+   * The neighbour sites within the cutoff, found by pass 1 (row r's are acc[accRow[r] .. accRow[r+1])), and their
+   * distances (accR), so that pass 2 skips the skin without testing it again (with a relaxation's skin the list holds
+   * ~2.5x the pairs within the cutoff) and takes r without a square root. Grown a row at a time, so memory follows
+   * the pairs within the cutoff (12 bytes each) and the inner loops carry no capacity check.
    */
   protected acc: Int32Array = new Int32Array(0);
+  protected accR: Float64Array = new Float64Array(0);
   protected accRow: Int32Array = new Int32Array(0);
   protected accFor: HalfList | null = null;
 
@@ -166,10 +168,20 @@ export class EAMPotential implements SitePotential {
     return this.accRow;
   }
 
-  /** acc with room for every entry of the list (pass 1 calls it first). */
-  protected accFits(h: HalfList): Int32Array {
-    if (this.acc.length < h.index.length) this.acc = new Int32Array(Math.ceil(h.index.length * 1.1) + 64);
-    return this.acc;
+  /** Room in acc and accR for `need` entries, the first k kept. */
+  protected growAcc(need: number, k: number): void {
+    const cap = Math.max(need, Math.ceil(this.acc.length * 1.5), 4096);
+    const a = new Int32Array(cap);
+    a.set(this.acc.subarray(0, k));
+    this.acc = a;
+    const r = new Float64Array(cap);
+    r.set(this.accR.subarray(0, k));
+    this.accR = r;
+  }
+
+  /** Before pass 1: room for about half the list (the pairs within the cutoff of a list with a skin). */
+  protected accStart(h: HalfList): void {
+    if (this.acc.length < h.index.length >> 1) this.growAcc(h.index.length >> 1, 0);
   }
 
   /**
@@ -184,7 +196,8 @@ export class EAMPotential implements SitePotential {
     const n = rows.length;
     const rc2 = this.cutoff * this.cutoff;
     const accRow = this.accRows(n);
-    const acc = this.accFits(h);
+    this.accStart(h);
+    let { acc, accR } = this;
     let k = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
@@ -192,12 +205,20 @@ export class EAMPotential implements SitePotential {
       const x1 = X[3 * i + 1];
       const x2 = X[3 * i + 2];
       accRow[row] = k;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+      const start = offsets[row];
+      const end = offsets[row + 1];
+      if (k + end - start > acc.length) {
+        this.growAcc(k + end - start, k);
+        ({ acc, accR } = this);
+      }
+      for (let p = start; p < end; p++) {
         const j = index[p];
         const dx = X[3 * j] - x0;
         const dy = X[3 * j + 1] - x1;
         const dz = X[3 * j + 2] - x2;
-        if (dx * dx + dy * dy + dz * dz >= rc2) continue;
+        const r2 = dx * dx + dy * dy + dz * dz;
+        if (r2 >= rc2) continue;
+        accR[k] = Math.sqrt(r2);
         acc[k++] = j;
       }
     }
@@ -218,7 +239,8 @@ export class EAMPotential implements SitePotential {
     const t = this.t;
     const pair = this.pair;
     const accRow = this.accRows(n);
-    const acc = this.accFits(h);
+    this.accStart(h);
+    let { acc, accR } = this;
     let rad = this.radial;
     let k = 0;
     for (let row = 0; row < n; row++) {
@@ -228,7 +250,13 @@ export class EAMPotential implements SitePotential {
       const x2 = X[3 * i + 2];
       accRow[row] = k;
       let ri = 0;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+      const start = offsets[row];
+      const end = offsets[row + 1];
+      if (k + end - start > acc.length) {
+        this.growAcc(k + end - start, k);
+        ({ acc, accR } = this);
+      }
+      for (let p = start; p < end; p++) {
         const j = index[p];
         const dx = X[3 * j] - x0;
         const dy = X[3 * j + 1] - x1;
@@ -247,6 +275,7 @@ export class EAMPotential implements SitePotential {
         rad[3 * k + 1] = t[1];
         dens.eval(r, t);
         rad[3 * k + 2] = t[1];
+        accR[k] = r;
         acc[k++] = j;
         ri += t[0];
         rho[j] += t[0];
@@ -262,9 +291,10 @@ export class EAMPotential implements SitePotential {
   /**
    * Pass 2 of evaluate(), after the embedding gave F' per site (Fp; zeros for a pair potential): per unordered pair
    * the pair energy (half to each site) and the force along the bond, into the per-site E and F (3 per site; the
-   * virial follows from F, in evaluate). Walks only the sites pass 1 found within the cutoff (acc); pair vectors
-   * (and, in the tabulated kernel, the splines) are recomputed rather than stored, as in LAMMPS' pair_eam: memory
-   * stays 4 bytes per pair (24 more in this generic kernel, for phi, phi', psi' of analytic functions).
+   * virial follows from F, in evaluate). Walks only the sites pass 1 found within the cutoff (acc, with their
+   * distances accR); pair vectors (and, in the tabulated kernel, the splines) are recomputed rather than stored, as
+   * in LAMMPS' pair_eam: memory stays 12 bytes per pair within the cutoff (24 more in this generic kernel, for phi,
+   * phi', psi' of analytic functions).
    */
   protected forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): void {
     const { rows } = h;
@@ -277,7 +307,7 @@ export class EAMPotential implements SitePotential {
     this.radialFor = null;
     if (this.accFor !== h) this.acceptPass(X, h);
     this.accFor = null;
-    const { acc, accRow } = this;
+    const { acc, accR, accRow } = this;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
       const x0 = X[3 * i];
@@ -294,7 +324,7 @@ export class EAMPotential implements SitePotential {
         const dx = X[3 * j] - x0;
         const dy = X[3 * j + 1] - x1;
         const dz = X[3 * j + 2] - x2;
-        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
+        const r = accR[a];
         let half: number;
         let phip: number;
         let psip = 0;
