@@ -411,33 +411,36 @@ function placeSites(
   const [ne0, ne1, ne2] = ne;
   const [st0, st1, st2] = stride;
   const nbins = ne0 * ne1 * ne2;
-  // image ranges per atom and slot: lo = -floor(b / nb), hi = floor((ne - 1 - b) / nb), b the padded bin (>= 0)
-  const rng = new Int32Array(6 * n);
+  // Own bin of each atom in the extended grid; an atom has ghosts only when its bin is within m bins of a face (then
+  // image ranges, per slot, lo = -floor(b / nb) .. hi = floor((ne - 1 - b) / nb), b the padded bin coordinate).
+  const own = new Int32Array(n);
+  const edge = new Uint8Array(n);
+  const e1lo = pad[1];
+  const e2lo = pad[2];
+  // interior: ne - nb <= e < nb on every slot (lo = hi = 0)
+  const in0 = ne0 - nb0;
+  const in1 = ne1 - nb1;
+  const in2 = ne2 - nb2;
   let nSites = 0;
   for (let i = 0; i < n; i++) {
     const e0 = bin3[3 * i];
-    const e1 = bin3[3 * i + 1] + pad[1];
-    const e2 = bin3[3 * i + 2] + pad[2];
-    let l0 = 0;
-    let h0 = 0;
-    let l1 = 0;
-    let h1 = 0;
-    let l2 = 0;
-    let h2 = 0;
-    if (periodic) {
-      l0 = -Math.floor(e0 / nb0);
-      h0 = Math.floor((ne0 - 1 - e0) / nb0);
-      l1 = -Math.floor(e1 / nb1);
-      h1 = Math.floor((ne1 - 1 - e1) / nb1);
-      l2 = -Math.floor(e2 / nb2);
-      h2 = Math.floor((ne2 - 1 - e2) / nb2);
+    const e1 = bin3[3 * i + 1] + e1lo;
+    const e2 = bin3[3 * i + 2] + e2lo;
+    const b = (e0 * ne1 + e1) * ne2 + e2;
+    own[i] = b;
+    if (!periodic || (e0 >= in0 && e0 < nb0 && e1 >= in1 && e1 < nb1 && e2 >= in2 && e2 < nb2)) {
+      // interior (or open boundaries): the own site only
+      binStart[b + 1]++;
+      nSites++;
+      continue;
     }
-    rng[6 * i] = l0;
-    rng[6 * i + 1] = h0;
-    rng[6 * i + 2] = l1;
-    rng[6 * i + 3] = h1;
-    rng[6 * i + 4] = l2;
-    rng[6 * i + 5] = h2;
+    edge[i] = 1;
+    const l0 = -Math.floor(e0 / nb0);
+    const h0 = Math.floor((ne0 - 1 - e0) / nb0);
+    const l1 = -Math.floor(e1 / nb1);
+    const h1 = Math.floor((ne1 - 1 - e1) / nb1);
+    const l2 = -Math.floor(e2 / nb2);
+    const h2 = Math.floor((ne2 - 1 - e2) / nb2);
     for (let I0 = l0; I0 <= h0; I0++)
       for (let I1 = l1; I1 <= h1; I1++) {
         const row = ((e0 + I0 * nb0) * ne1 + e1 + I1 * nb1) * ne2 + e2 + 1;
@@ -451,18 +454,26 @@ function placeSites(
   const home = new Int32Array(nSites);
   const fill = binStart.slice(0, nbins);
   for (let i = 0; i < n; i++) {
-    const e0 = bin3[3 * i];
-    const e1 = bin3[3 * i + 1] + pad[1];
-    const e2 = bin3[3 * i + 2] + pad[2];
     // code of the wrap alone (the own site), then each image adds I . stride
     const cw = periodic ? zero - (fl[3 * i] * st0 + fl[3 * i + 1] * st1 + fl[3 * i + 2] * st2) : 0;
-    const own = fill[(e0 * ne1 + e1) * ne2 + e2];
-    const l0 = rng[6 * i];
-    const h0 = rng[6 * i + 1];
-    const l1 = rng[6 * i + 2];
-    const h1 = rng[6 * i + 3];
-    const l2 = rng[6 * i + 4];
-    const h2 = rng[6 * i + 5];
+    const b = own[i];
+    const self = fill[b];
+    if (edge[i] === 0) {
+      fill[b]++;
+      atom[self] = i;
+      code[self] = cw;
+      home[self] = self;
+      continue;
+    }
+    const e0 = bin3[3 * i];
+    const e1 = bin3[3 * i + 1] + e1lo;
+    const e2 = bin3[3 * i + 2] + e2lo;
+    const l0 = -Math.floor(e0 / nb0);
+    const h0 = Math.floor((ne0 - 1 - e0) / nb0);
+    const l1 = -Math.floor(e1 / nb1);
+    const h1 = Math.floor((ne1 - 1 - e1) / nb1);
+    const l2 = -Math.floor(e2 / nb2);
+    const h2 = Math.floor((ne2 - 1 - e2) / nb2);
     for (let I0 = l0; I0 <= h0; I0++)
       for (let I1 = l1; I1 <= h1; I1++) {
         const row = ((e0 + I0 * nb0) * ne1 + e1 + I1 * nb1) * ne2 + e2;
@@ -471,7 +482,7 @@ function placeSites(
           const e = fill[row + I2 * nb2]++;
           atom[e] = i;
           code[e] = c01 + I2 * st2;
-          home[e] = own;
+          home[e] = self;
         }
       }
   }
