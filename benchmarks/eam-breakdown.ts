@@ -1,51 +1,53 @@
 /**
- * Where the time of one EAM energy+forces evaluation goes (issue 12: Cu_mishin1 at 1.3x LAMMPS' pair time was not
- * reached), on the crosscheck's 32,000-atom fcc Cu cell with the list at cutoff + LAMMPS' 1 A skin, in process CPU
- * time (medians of interleaved repetitions; the machine is shared, so parts are compared within this run):
- *   traversal  the half list walked with r^2, the cutoff test and sqrt, nothing else (the floor of both passes);
+ * Where the time of one EAM energy+forces evaluation goes (issue 12: 1.3x LAMMPS' pair time), on the crosscheck's
+ * 32,000-atom fcc Cu cell with the list at cutoff + LAMMPS' 1 A skin, in process CPU time (medians of interleaved
+ * repetitions; the machine is shared, so parts are compared within this run):
+ *   build      a neighbour-list build (buildNeighbourList; the issue asks for no more than one evaluation);
+ *   gather     the site coordinates (atoms and ghost images) from the positions;
+ *   traversal  the half list walked with r^2, the cutoff test and sqrt, nothing else (the floor of pass 1);
  *   density    pass 1 (densities: one spline value per pair, two scattered additions);
  *   embedding  F(rho), F'(rho) per atom;
- *   force      pass 2 (r again, three spline values, forces, virial, site energies);
- *   evaluate   the whole call (the parts plus allocation and the compensated energy sum);
+ *   force      pass 2 (r again, three spline values, forces, site energies);
+ *   evaluate   the whole call (the parts plus zeroing, the virial from the site forces, folding ghosts into atoms
+ *              and the compensated energy sum);
  * and LAMMPS' Pair time per step on the same cell (run 20), as CPU time: Pair x its '% CPU use'.
- * Prints a table; writes nothing. Usage: npx tsx benchmarks/eam-breakdown.ts [--reps 15]
+ * Prints a table; writes nothing. Usage: npx tsx benchmarks/eam-breakdown.ts [--reps 15] [--potential mishin|u3]
  */
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { runLammpsDirect } from '../src/bench/lammps-direct.ts';
 import { DEBIAN_POTENTIALS, findLammps } from '../src/engines/lammps.ts';
 import { periodicDomain } from '../src/lattice/domain.ts';
 import { makeLattice } from '../src/lattice/lattice.ts';
-import { buildNeighbourList, type HalfNeighbourList } from '../src/lattice/neighbours.ts';
+import { buildNeighbourList, siteCoordinates, type HalfNeighbourList } from '../src/lattice/neighbours.ts';
 import type { Structure } from '../src/lattice/structure.ts';
 import { readEamPotential, TabulatedEAM } from '../src/potentials/eam-table.ts';
 import { Rng } from '../src/util/rng.ts';
 
 /** The protected passes of the tabulated kernel, callable one at a time. */
 class Probe extends TabulatedEAM {
-  densityOnly(s: Structure, h: HalfNeighbourList, rho: Float64Array): void {
-    this.densityPass(s, h, rho);
+  densityOnly(X: Float64Array, h: HalfNeighbourList, rho: Float64Array): void {
+    this.densityPass(X, h, rho);
   }
-  forceOnly(s: Structure, h: HalfNeighbourList, Fp: Float64Array, e: Float64Array, f: Float64Array): Float64Array {
-    return this.forcePass(s, h, Fp, e, f);
+  forceOnly(X: Float64Array, h: HalfNeighbourList, Fp: Float64Array, e: Float64Array, f: Float64Array): void {
+    this.forcePass(X, h, Fp, e, f);
   }
 }
 
-/** Only the list walk: r^2, cutoff test, sqrt. */
-function traverse(s: Structure, h: HalfNeighbourList, rc2: number): number {
-  const x = s.positions;
-  const { rows, offsets, index, image, translations: tr } = h;
+/** Only the list walk: r^2, cutoff test, sqrt, over the site coordinates. */
+function traverse(X: Float64Array, h: HalfNeighbourList, rc2: number): number {
+  const { rows, offsets, index } = h;
   let acc = 0;
   for (let row = 0; row < rows.length; row++) {
-    const xi = 3 * rows[row];
-    const x0 = x[xi];
-    const x1 = x[xi + 1];
-    const x2 = x[xi + 2];
+    const i = rows[row];
+    const x0 = X[3 * i];
+    const x1 = X[3 * i + 1];
+    const x2 = X[3 * i + 2];
     for (let p = offsets[row]; p < offsets[row + 1]; p++) {
-      const xj = 3 * index[p];
-      const ps = 3 * image[p];
-      const dx = x[xj] + tr[ps] - x0;
-      const dy = x[xj + 1] + tr[ps + 1] - x1;
-      const dz = x[xj + 2] + tr[ps + 2] - x2;
+      const j = index[p];
+      const dx = X[3 * j] - x0;
+      const dy = X[3 * j + 1] - x1;
+      const dz = X[3 * j + 2] - x2;
       const r2 = dx * dx + dy * dy + dz * dz;
       if (r2 < rc2) acc += Math.sqrt(r2);
     }
@@ -56,19 +58,25 @@ function traverse(s: Structure, h: HalfNeighbourList, rc2: number): number {
 const argv = process.argv.slice(2);
 const ri = argv.indexOf('--reps');
 const reps = ri >= 0 ? Number(argv[ri + 1]) : 15;
-const file = join(DEBIAN_POTENTIALS, 'Cu_mishin1.eam.alloy');
-const tab = readEamPotential(file, { element: 'Cu' }) as TabulatedEAM;
+const pi = argv.indexOf('--potential');
+const which = pi >= 0 ? argv[pi + 1] : 'mishin';
+if (which !== 'mishin' && which !== 'u3') throw new Error(`--potential mishin|u3, got ${which}`);
+const file = which === 'u3' ? new URL('../fixtures/Cu_u3.eam', import.meta.url).pathname : join(DEBIAN_POTENTIALS, 'Cu_mishin1.eam.alloy');
+const tab = readEamPotential(file, which === 'u3' ? {} : { element: 'Cu' }) as TabulatedEAM;
+const lines = which === 'u3' ? ['pair_style eam', `pair_coeff * * ${file}`] : ['pair_style eam/alloy', `pair_coeff * * ${file} Cu`];
 const pot = new Probe('probe', tab.tabPair, tab.tabDensity, tab.tabEmbedding);
 const dom = periodicDomain(makeLattice('fcc', 3.615 / Math.SQRT2), 'none', 1, 5.6, [20, 20, 20]);
 const rng = new Rng(20261225);
 const s: Structure = { ...dom.structure, positions: dom.structure.positions.map((v) => v + 0.05 * (2 * rng.uniform() - 1)) };
 const n = s.positions.length / 3;
-const nl = buildNeighbourList(s, pot.cutoff + 1.0);
+let nl = buildNeighbourList(s, pot.cutoff + 1.0, { inner: pot.cutoff });
 const h = nl.half!;
-const rho = new Float64Array(n);
-const Fp = new Float64Array(n);
-const e = new Float64Array(n);
-const f = new Float64Array(3 * n);
+const ns = h.atom.length;
+const X = siteCoordinates(h, s.positions, 3);
+const rho = new Float64Array(ns);
+const Fp = new Float64Array(ns);
+const e = new Float64Array(ns);
+const f = new Float64Array(3 * ns);
 const t3 = new Float64Array(3);
 const cpu = (fn: () => void): number => {
   const c = process.cpuUsage();
@@ -77,21 +85,26 @@ const cpu = (fn: () => void): number => {
   return (u.user + u.system) / 1000;
 };
 const parts: Record<string, () => void> = {
-  traversal: () => traverse(s, h, pot.cutoff * pot.cutoff),
+  build: () => {
+    nl = buildNeighbourList(s, pot.cutoff + 1.0, { inner: pot.cutoff });
+  },
+  gather: () => siteCoordinates(h, s.positions, 3, X),
+  traversal: () => traverse(X, h, pot.cutoff * pot.cutoff),
   density: () => {
     rho.fill(0);
-    pot.densityOnly(s, h, rho);
+    pot.densityOnly(X, h, rho);
   },
   embedding: () => {
-    for (let i = 0; i < n; i++) {
-      tab.tabEmbedding.eval(rho[i], t3, i);
-      e[i] = t3[0];
-      Fp[i] = t3[1];
+    for (let r = 0; r < n; r++) {
+      const q = h.rows[r];
+      tab.tabEmbedding.eval(rho[q], t3, q);
+      e[q] = t3[0];
+      Fp[q] = t3[1];
     }
   },
   force: () => {
     f.fill(0);
-    pot.forceOnly(s, h, Fp, e, f);
+    pot.forceOnly(X, h, Fp, e, f);
   },
   evaluate: () => pot.evaluate(s, nl),
 };
@@ -99,11 +112,11 @@ const times: Record<string, number[]> = Object.fromEntries(Object.keys(parts).ma
 for (let w = 0; w < 3; w++) for (const fn of Object.values(parts)) fn(); // JIT warm-up
 for (let q = 0; q < reps; q++) for (const [k, fn] of Object.entries(parts)) times[k].push(cpu(fn));
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
-console.log(`Cu_mishin1, ${n} atoms, ${h.index.length} list pairs at cutoff + 1 A; process CPU ms, median of ${reps}:`);
+console.log(`${which}, ${n} atoms (${ns} sites), ${h.index.length} list pairs at cutoff + 1 A; process CPU ms, median of ${reps}; load ${loadavg()[0].toFixed(2)}:`);
 for (const k of Object.keys(parts)) console.log(`  ${k.padEnd(10)} ${median(times[k]).toFixed(1).padStart(7)} ms   (min ${Math.min(...times[k]).toFixed(1)})`);
 const lmp = findLammps();
 if (lmp) {
-  const L = runLammpsDirect(s, { lmp, potential: ['pair_style eam/alloy', `pair_coeff * * ${file} Cu`], steps: 20, dump: false });
+  const L = runLammpsDirect(s, { lmp, potential: lines, steps: 20, dump: false });
   const pairMs = (1000 * L.pairSeconds) / 20;
   console.log(`  LAMMPS pair ${pairMs.toFixed(1)} ms/step wall at ${L.cpuPercent}% CPU: ${((pairMs * L.cpuPercent) / 100).toFixed(1)} ms CPU; evaluate / LAMMPS ${(median(times.evaluate) / ((pairMs * L.cpuPercent) / 100)).toFixed(2)}x (CPU)`);
 } else console.log('  (no LAMMPS binary: no comparison)');

@@ -2,9 +2,11 @@
  * The half neighbour list that the pair kernels read (src/lattice/neighbours.ts) and the Verlet-skin reuse of lists
  * (NeighbourCache):
  *  - the half list holds every unordered pair within the cutoff exactly once (an atom's own image pair {t, -t} once),
- *    with the right pair vector, against brute force, on open and periodic, skewed and narrow, dense and very sparse
- *    cells (the sparse ones exercise the capped bin grid);
+ *    with the right pair vector (the difference of its two sites' coordinates, ghost sites included), against brute
+ *    force, on open and periodic, skewed and narrow, dense and very sparse cells (the sparse ones exercise the capped
+ *    bin grid), atoms outside the cell included;
  *  - the full list expanded from it is the half list's pairs both ways round;
+ *  - with an inner (interaction) cutoff, the same pairs, each row listing those within it first;
  *  - NeighbourCache rebuilds exactly when some atom has moved more than skin / 2 since the last build (or the cell
  *    changed), and whatever it returns holds every pair within the interaction cutoff;
  *  - a relaxation that moves atoms by less than skin / 2 builds one list.
@@ -13,7 +15,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { periodicDomain } from '../src/lattice/domain.ts';
 import { makeLattice } from '../src/lattice/lattice.ts';
-import { bruteForceNeighbours, buildNeighbourList, NeighbourCache, type NeighbourList } from '../src/lattice/neighbours.ts';
+import { bruteForceNeighbours, buildNeighbourList, NeighbourCache, siteCoordinates, type NeighbourList } from '../src/lattice/neighbours.ts';
 import { perpendicularWidths, type Dim, type Structure } from '../src/lattice/structure.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
 import { equilibriumLattice } from '../src/potentials/equilibrium.ts';
@@ -45,11 +47,22 @@ function halfPairs(s: Structure, nl: NeighbourList): string[] {
   const { dim, positions: x } = s;
   const out: string[] = [];
   for (let r = 0; r < nl.n; r++) {
-    const i = h.rows[r];
+    const a = h.rows[r];
+    const i = h.atom[a];
+    expect(h.home[a], 'a row is an atom\'s own site').toBe(a);
     for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
-      const j = h.index[p];
+      const b = h.index[p];
+      const j = h.atom[b];
+      // a site's home is its atom's own site (a row)
+      expect(h.atom[h.home[b]]).toBe(j);
+      expect(h.home[h.home[b]]).toBe(h.home[b]);
+      // the pair vector the kernels see: difference of the two sites' coordinates (atom + its site translation)
       const v: number[] = [];
-      for (let a = 0; a < dim; a++) v.push(x[j * dim + a] + h.translations[h.image[p] * dim + a] - x[i * dim + a]);
+      for (let c = 0; c < dim; c++) {
+        const xb = x[j * dim + c] + h.translations[h.code[b] * dim + c];
+        const xa = x[i * dim + c] + h.translations[h.code[a] * dim + c];
+        v.push(xb - xa);
+      }
       out.push(key(i, j, v));
     }
   }
@@ -96,8 +109,8 @@ describe('half neighbour list', () => {
     const cutoff = cutFrac * ref;
     const nl = buildNeighbourList(s, cutoff);
     expect(nl.half, 'buildNeighbourList returns a half list').toBeDefined();
-    // rows are a permutation of the atoms
-    expect(Array.from(nl.half!.rows).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    // rows are the atoms' own sites, one per atom
+    expect(Array.from(nl.half!.rows, (e) => nl.half!.atom[e]).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     const got = halfPairs(s, nl);
     const exp = brutePairs(s, cutoff);
     expect(got).toEqual(exp);
@@ -111,6 +124,22 @@ describe('half neighbour list', () => {
         full.push(key(i, j, v));
       }
     expect(full.sort()).toEqual([...exp, ...exp].sort());
+    // with an inner (interaction) cutoff: the same pairs, each row's pairs within it first
+    const inner = 0.7 * cutoff;
+    const nli = buildNeighbourList(s, cutoff, { inner });
+    expect(halfPairs(s, nli)).toEqual(exp);
+    const h = nli.half!;
+    const X = siteCoordinates(h, s.positions, dim);
+    for (let r = 0; r < n; r++) {
+      const a = h.rows[r];
+      let outside = false;
+      for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
+        const b = h.index[p];
+        const d = Math.hypot(X[3 * b] - X[3 * a], X[3 * b + 1] - X[3 * a + 1], X[3 * b + 2] - X[3 * a + 2]);
+        if (d >= inner * (1 + 1e-12)) outside = true;
+        else if (d < inner * (1 - 1e-12)) expect(outside, `row ${r}: a pair within the inner cutoff after one beyond it`).toBe(false);
+      }
+    }
   });
 
   it('an fcc cell: 12 nearest neighbours per atom, 6 per atom in the half list', () => {

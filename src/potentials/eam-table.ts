@@ -1,6 +1,5 @@
 import { readEamFile, type EamFile, type EamFormat } from '../io/eam-file.ts';
 import { GeometryError, ParameterError } from '../util/errors.ts';
-import type { Structure } from '../lattice/structure.ts';
 import { EAMPotential, type HalfList } from './eam.ts';
 import type { KnotGrid } from './knots.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
@@ -257,10 +256,17 @@ export function lammpsArrays(f: EamFile, element?: string): LammpsArrays {
  * EAMPotential with both pair passes inlined for LAMMPS tables: r*phi and rho share LAMMPS' r grid (nr, dr), so one
  * index computation serves both cubics, and the spline arithmetic runs in the loop instead of through calls writing
  * to scratch arrays per pair, as pair_eam.cpp does. The operations are those of TabulatedPair.eval and
- * LammpsSpline.eval in the same order, so energies and forces are bit-for-bit those of the generic kernel.
+ * LammpsSpline.eval in the same order, so each pair's values are bit-for-bit those of the generic kernel. The
+ * coefficients are repacked in the order the passes read them: pass 1 only rho's value cubic (4 per knot, one
+ * 32-byte block), pass 2 r*phi's value and derivative cubics and rho's derivative cubic (10 per knot, adjacent), so
+ * that each pair touches one or two cache lines and the tables pass 2 reads stay in a core's cache.
  */
 export class TabulatedEAM extends EAMPotential {
   private readonly inline: boolean;
+  /** rho value cubic per knot m: rv[4m .. 4m + 3] = coef[7m + 3 .. 7m + 6]. */
+  private readonly rv: Float64Array;
+  /** per knot m: z2r value cubic (4), z2r derivative cubic (3), rho derivative cubic (3). */
+  private readonly pv: Float64Array;
   constructor(
     name: string,
     readonly tabPair: TabulatedPair,
@@ -272,51 +278,69 @@ export class TabulatedEAM extends EAMPotential {
     const b = tabDensity.rhor;
     this.inline =
       a.knots === b.knots && a.delta === b.delta && tabPair.cutoff === this.cutoff && tabDensity.cutoff === this.cutoff;
+    const nk = a.knots + 1;
+    this.rv = new Float64Array(this.inline ? 4 * nk : 0);
+    this.pv = new Float64Array(this.inline ? 10 * nk : 0);
+    if (this.inline) {
+      const zc = a.coef;
+      const rc = b.coef;
+      for (let m = 0; m < nk; m++) {
+        for (let k = 0; k < 4; k++) this.rv[4 * m + k] = rc[7 * m + 3 + k];
+        for (let k = 0; k < 4; k++) this.pv[10 * m + k] = zc[7 * m + 3 + k];
+        for (let k = 0; k < 3; k++) this.pv[10 * m + 4 + k] = zc[7 * m + k];
+        for (let k = 0; k < 3; k++) this.pv[10 * m + 7 + k] = rc[7 * m + k];
+      }
+    }
   }
 
-  protected override densityPass(s: Structure, h: HalfList, rho: Float64Array): void {
-    if (!this.inline || s.dim !== 3) return super.densityPass(s, h, rho);
-    const x = s.positions;
-    const n = rho.length;
-    const { rows, offsets, index, image, translations: tr } = h;
+  protected override densityPass(X: Float64Array, h: HalfList, rho: Float64Array): void {
+    if (!this.inline) return super.densityPass(X, h, rho);
+    const { rows, offsets, index } = h;
+    const n = rows.length;
     const rc2 = this.cutoff * this.cutoff;
-    const rcf = this.tabDensity.rhor.coef;
+    const rv = this.rv;
     const rdelta = this.tabPair.z2r.rdelta;
     const nm1 = this.tabPair.z2r.knots - 1;
     const accRow = this.accRows(n);
-    let acc = this.acc;
+    this.accStart(h);
+    let { acc, accR } = this;
     let k = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
-      const xi = 3 * i;
-      const x0 = x[xi];
-      const x1 = x[xi + 1];
-      const x2 = x[xi + 2];
+      const x0 = X[3 * i];
+      const x1 = X[3 * i + 1];
+      const x2 = X[3 * i + 2];
       accRow[row] = k;
-      // Row sums in a local, added to site i at the end of the row (the generic kernel's order); an atom's own image
-      // pair {t, -t} (j = i, one entry) then needs no branch: its j-side half goes straight to memory.
+      // Row sum in a local, added to site i at the end of the row (the generic kernel's order).
       let ri = 0;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+      const start = offsets[row];
+      const end = offsets[row + 1];
+      if (k + end - start > acc.length) {
+        this.growAcc(k + end - start, k);
+        ({ acc, accR } = this);
+      }
+      for (let p = start; p < end; p++) {
         const j = index[p];
-        const xj = 3 * j;
-        const ps = 3 * image[p];
-        const dx = x[xj] + tr[ps] - x0;
-        const dy = x[xj + 1] + tr[ps + 1] - x1;
-        const dz = x[xj + 2] + tr[ps + 2] - x2;
+        const j3 = 3 * j;
+        const dx = X[j3] - x0;
+        const dy = X[j3 + 1] - x1;
+        const dz = X[j3 + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
-        // LammpsSpline.eval, value only
-        let q = Math.sqrt(r2) * rdelta + 1.0;
-        let m = Math.trunc(q);
-        m = Math.max(1, Math.min(m, nm1));
+        // LammpsSpline.eval, value only. q >= 1 (r >= 0), so LammpsSpline's trunc and MAX(1, .) are an integer
+        // conversion: the same m for every finite r (NaN still gives NaN), without the float round trip.
+        const r = Math.sqrt(r2);
+        let q = r * rdelta + 1.0;
+        let m = q | 0;
+        if (m > nm1) m = nm1;
         q -= m;
         if (q > 1.0) q = 1.0;
-        const b = 7 * m;
-        const psi = ((rcf[b + 3] * q + rcf[b + 4]) * q + rcf[b + 5]) * q + rcf[b + 6];
+        const b = m << 2;
+        const psi = ((rv[b] * q + rv[b + 1]) * q + rv[b + 2]) * q + rv[b + 3];
         ri += psi;
         rho[j] += psi;
-        if (k === acc.length) acc = this.growAcc(k);
-        acc[k++] = p;
+        accR[k] = r;
+        acc[k++] = j;
       }
       rho[i] += ri;
     }
@@ -324,63 +348,52 @@ export class TabulatedEAM extends EAMPotential {
     this.accFor = h;
   }
 
-  protected override forcePass(s: Structure, h: HalfList, Fp: Float64Array, siteE: Float64Array, forces: Float64Array): Float64Array {
-    if (!this.inline || s.dim !== 3) return super.forcePass(s, h, Fp, siteE, forces);
-    const x = s.positions;
-    const n = siteE.length;
-    const { rows, index, image, translations: tr } = h;
-    const zc = this.tabPair.z2r.coef;
-    const rcf = this.tabDensity.rhor.coef;
+  protected override forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): void {
+    if (!this.inline) return super.forcePass(X, h, Fp, E, F);
+    const { rows } = h;
+    const n = rows.length;
+    const pv = this.pv;
     const rdelta = this.tabPair.z2r.rdelta;
     const nm1 = this.tabPair.z2r.knots - 1;
-    if (this.accFor !== h) this.acceptPass(s, h);
+    if (this.accFor !== h) this.acceptPass(X, h);
     this.accFor = null;
-    const { acc, accRow } = this;
-    let wxx = 0;
-    let wxy = 0;
-    let wxz = 0;
-    let wyy = 0;
-    let wyz = 0;
-    let wzz = 0;
+    const { acc, accR, accRow } = this;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
-      const xi = 3 * i;
-      const x0 = x[xi];
-      const x1 = x[xi + 1];
-      const x2 = x[xi + 2];
+      const x0 = X[3 * i];
+      const x1 = X[3 * i + 1];
+      const x2 = X[3 * i + 2];
       const Fpi = Fp[i];
-      // Row sums in locals, added to site i at the end of the row (the generic kernel's order): for an atom's own
-      // image pair (j = i) the j-side goes to memory and the two force halves cancel there, with no branch.
+      // Row sums in locals, added to site i at the end of the row (the generic kernel's order).
       let ei = 0;
       let f0 = 0;
       let f1 = 0;
       let f2 = 0;
-      // only the entries pass 1 found within the cutoff
-      for (let a = accRow[row]; a < accRow[row + 1]; a++) {
-        const p = acc[a];
-        const j = index[p];
-        const xj = 3 * j;
-        const ps = 3 * image[p];
-        const dx = x[xj] + tr[ps] - x0;
-        const dy = x[xj + 1] + tr[ps + 1] - x1;
-        const dz = x[xj + 2] + tr[ps + 2] - x2;
-        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
-        // LammpsSpline.eval, one index for both tables
+      // only the sites pass 1 found within the cutoff
+      const end = accRow[row + 1];
+      for (let a = accRow[row]; a < end; a++) {
+        const j = acc[a];
+        const j3 = 3 * j;
+        const dx = X[j3] - x0;
+        const dy = X[j3 + 1] - x1;
+        const dz = X[j3 + 2] - x2;
+        const r = accR[a];
+        // LammpsSpline.eval, one index for both tables (integer conversion as in pass 1)
         let q = r * rdelta + 1.0;
-        let m = Math.trunc(q);
-        m = Math.max(1, Math.min(m, nm1));
+        let m = q | 0;
+        if (m > nm1) m = nm1;
         q -= m;
         if (q > 1.0) q = 1.0;
-        const b = 7 * m;
-        const z2 = ((zc[b + 3] * q + zc[b + 4]) * q + zc[b + 5]) * q + zc[b + 6];
-        const z2p = (zc[b] * q + zc[b + 1]) * q + zc[b + 2];
-        const psip = (rcf[b] * q + rcf[b + 1]) * q + rcf[b + 2];
+        const b = 10 * m;
+        const z2 = ((pv[b] * q + pv[b + 1]) * q + pv[b + 2]) * q + pv[b + 3];
+        const z2p = (pv[b + 4] * q + pv[b + 5]) * q + pv[b + 6];
+        const psip = (pv[b + 7] * q + pv[b + 8]) * q + pv[b + 9];
         // TabulatedPair.eval
         const recip = 1.0 / r;
         const phi = z2 * recip;
         const phip = z2p * recip - phi * recip;
         const half = 0.5 * phi;
-        const c = (phip + (Fpi + Fp[j]) * psip) / r;
+        const c = (phip + (Fpi + Fp[j]) * psip) * recip;
         const cx = c * dx;
         const cy = c * dy;
         const cz = c * dz;
@@ -388,23 +401,16 @@ export class TabulatedEAM extends EAMPotential {
         f0 += cx;
         f1 += cy;
         f2 += cz;
-        siteE[j] += half;
-        forces[xj] -= cx;
-        forces[xj + 1] -= cy;
-        forces[xj + 2] -= cz;
-        wxx -= cx * dx;
-        wxy -= cx * dy;
-        wyy -= cy * dy;
-        wxz -= cx * dz;
-        wyz -= cy * dz;
-        wzz -= cz * dz;
+        E[j] += half;
+        F[j3] -= cx;
+        F[j3 + 1] -= cy;
+        F[j3 + 2] -= cz;
       }
-      siteE[i] += ei;
-      forces[xi] += f0;
-      forces[xi + 1] += f1;
-      forces[xi + 2] += f2;
+      E[i] += ei;
+      F[3 * i] += f0;
+      F[3 * i + 1] += f1;
+      F[3 * i + 2] += f2;
     }
-    return Float64Array.of(wxx, wxy, wxz, wyy, wyz, wzz);
   }
 }
 

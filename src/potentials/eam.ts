@@ -1,5 +1,5 @@
 import { HP, type HPDecimal as Decimal } from '../util/decimal.ts';
-import type { HalfNeighbourList, NeighbourList } from '../lattice/neighbours.ts';
+import { siteCoordinates, type HalfNeighbourList, type NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
 import { GeometryError, ParameterError } from '../util/errors.ts';
 import { NeumaierSum } from '../util/sum.ts';
@@ -80,8 +80,9 @@ export class EAMPotential implements SitePotential {
 
   /**
    * Each unordered pair once: the list's own half list (buildNeighbourList makes one), or, for a list made by hand,
-   * the entries j > i and, of an atom's own image pair {t, -t}, the one with t lexicographically positive (then the
-   * translation table is the kept shifts themselves, image[p] = p). Derived once per list.
+   * the entries j > i and, of an atom's own image pair {t, -t}, the one with t lexicographically positive, over sites:
+   * the atoms themselves (translation 0) and one ghost site per kept entry with a nonzero shift (the translation table
+   * is the zero vector and those shifts). Derived once per list.
    */
   protected halfList(nl: NeighbourList): HalfList {
     if (nl.half) return nl.half;
@@ -90,6 +91,10 @@ export class EAMPotential implements SitePotential {
     const { offsets, index, shift } = nl;
     const n = nl.n;
     const d = nl.dim;
+    const moved = (p: number): boolean => {
+      for (let a = 0; a < d; a++) if (shift[p * d + a] !== 0) return true;
+      return false;
+    };
     const keep = (i: number, p: number): boolean => {
       const j = index[p];
       if (j !== i) return j > i;
@@ -97,26 +102,43 @@ export class EAMPotential implements SitePotential {
       return false;
     };
     let m = 0;
-    for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (keep(i, p)) m++;
+    let g = 0;
+    for (let i = 0; i < n; i++)
+      for (let p = offsets[i]; p < offsets[i + 1]; p++)
+        if (keep(i, p)) {
+          m++;
+          if (moved(p)) g++;
+        }
+    const atom = new Int32Array(n + g);
+    const code = new Int32Array(n + g);
+    const home = new Int32Array(n + g);
+    const tr = new Float64Array((1 + g) * d);
+    for (let i = 0; i < n; i++) {
+      atom[i] = i;
+      home[i] = i;
+    }
     const off = new Int32Array(n + 1);
     const idx = new Int32Array(m);
-    const img = new Int32Array(m);
-    const tr = new Float64Array(m * d);
     let q = 0;
+    let e = n;
     for (let i = 0; i < n; i++) {
       off[i] = q;
       for (let p = offsets[i]; p < offsets[i + 1]; p++) {
         if (!keep(i, p)) continue;
-        idx[q] = index[p];
-        img[q] = q;
-        for (let a = 0; a < d; a++) tr[q * d + a] = shift[p * d + a];
-        q++;
+        const j = index[p];
+        if (moved(p)) {
+          atom[e] = j;
+          home[e] = j;
+          code[e] = e - n + 1;
+          for (let a = 0; a < d; a++) tr[(e - n + 1) * d + a] = shift[p * d + a];
+          idx[q++] = e++;
+        } else idx[q++] = j;
       }
     }
     off[n] = q;
     const rows = new Int32Array(n);
     for (let i = 0; i < n; i++) rows[i] = i;
-    const h: HalfList = { rows, offsets: off, index: idx, image: img, translations: tr };
+    const h: HalfList = { atom, code, home, rows, offsets: off, index: idx, translations: tr };
     this.half = { nl, h };
     return h;
   }
@@ -131,50 +153,73 @@ export class EAMPotential implements SitePotential {
   private radialFor: HalfList | null = null;
 
   /**
-   * The list entries within the cutoff, found by pass 1 (entry numbers; row r's are acc[accRow[r] .. accRow[r+1])),
-   * so that pass 2 skips the skin without testing it again: with a relaxation's skin the list holds ~2.5x the pairs
-   * within the cutoff, and a second full walk cost a third more than the stored-pair kernel it replaced. 4 bytes per
-   * pair within the cutoff.
+   * The neighbour sites within the cutoff, found by pass 1 (row r's are acc[accRow[r] .. accRow[r+1])), and their
+   * distances (accR), so that pass 2 skips the skin without testing it again (with a relaxation's skin the list holds
+   * ~2.5x the pairs within the cutoff) and takes r without a square root. Grown a row at a time, so memory follows
+   * the pairs within the cutoff (12 bytes each) and the inner loops carry no capacity check.
    */
   protected acc: Int32Array = new Int32Array(0);
+  protected accR: Float64Array = new Float64Array(0);
   protected accRow: Int32Array = new Int32Array(0);
   protected accFor: HalfList | null = null;
-
-  /** acc with room for more entries (first k kept). */
-  protected growAcc(k: number): Int32Array {
-    const grown = new Int32Array(Math.max(k + 1, Math.ceil(this.acc.length * 1.5), 1024));
-    grown.set(this.acc.subarray(0, k));
-    this.acc = grown;
-    return grown;
-  }
 
   protected accRows(n: number): Int32Array {
     if (this.accRow.length !== n + 1) this.accRow = new Int32Array(n + 1);
     return this.accRow;
   }
 
-  /** Pass 1 of a pair potential (no densities): only the entries within the cutoff (acc). */
-  protected acceptPass(s: Structure, h: HalfList): void {
-    const { dim, positions: x } = s;
-    const n = h.rows.length;
-    const { rows, offsets, index, image, translations: tr } = h;
+  /** Room in acc and accR for `need` entries, the first k kept. */
+  protected growAcc(need: number, k: number): void {
+    const cap = Math.max(need, Math.ceil(this.acc.length * 1.5), 4096);
+    const a = new Int32Array(cap);
+    a.set(this.acc.subarray(0, k));
+    this.acc = a;
+    const r = new Float64Array(cap);
+    r.set(this.accR.subarray(0, k));
+    this.accR = r;
+  }
+
+  /** Before pass 1: room for about half the list (the pairs within the cutoff of a list with a skin). */
+  protected accStart(h: HalfList): void {
+    if (this.acc.length < h.index.length >> 1) this.growAcc(h.index.length >> 1, 0);
+  }
+
+  /**
+   * Per-site scratch of evaluate(), kept between calls (no garbage per evaluation): coordinates X (3 per site, see
+   * siteCoordinates), densities, F', site energies, forces (3 per site).
+   */
+  private sites = { X: new Float64Array(0), rho: new Float64Array(0), Fp: new Float64Array(0), E: new Float64Array(0), F: new Float64Array(0) };
+
+  /** Pass 1 of a pair potential (no densities): only the sites within the cutoff (acc). */
+  protected acceptPass(X: Float64Array, h: HalfList): void {
+    const { rows, offsets, index } = h;
+    const n = rows.length;
     const rc2 = this.cutoff * this.cutoff;
-    const three = dim === 3;
     const accRow = this.accRows(n);
-    let acc = this.acc;
+    this.accStart(h);
+    let { acc, accR } = this;
     let k = 0;
     for (let row = 0; row < n; row++) {
-      const xi = rows[row] * dim;
+      const i = rows[row];
+      const x0 = X[3 * i];
+      const x1 = X[3 * i + 1];
+      const x2 = X[3 * i + 2];
       accRow[row] = k;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
-        const xj = index[p] * dim;
-        const ps = image[p] * dim;
-        const dx = x[xj] + tr[ps] - x[xi];
-        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
-        if (dx * dx + dy * dy + dz * dz >= rc2) continue;
-        if (k === acc.length) acc = this.growAcc(k);
-        acc[k++] = p;
+      const start = offsets[row];
+      const end = offsets[row + 1];
+      if (k + end - start > acc.length) {
+        this.growAcc(k + end - start, k);
+        ({ acc, accR } = this);
+      }
+      for (let p = start; p < end; p++) {
+        const j = index[p];
+        const dx = X[3 * j] - x0;
+        const dy = X[3 * j + 1] - x1;
+        const dz = X[3 * j + 2] - x2;
+        const r2 = dx * dx + dy * dy + dz * dz;
+        if (r2 >= rc2) continue;
+        accR[k] = Math.sqrt(r2);
+        acc[k++] = j;
       }
     }
     accRow[n] = k;
@@ -182,39 +227,44 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * Pass 1 of evaluate(): the densities rho_i = sum_j psi(r_ij), each unordered pair once and credited to both sites
-   * (an atom's own image pair {t, -t}, one entry, twice). The tabulated EAM overrides it with an inlined spline
-   * (src/potentials/eam-table.ts) doing the same operations in the same order.
+   * Pass 1 of evaluate(): the densities per site, rho_a = sum_b psi(r_ab), each unordered pair once and credited to
+   * both sites (ghost sites' sums go to their atoms afterwards, in evaluate). X holds the site coordinates (3 per
+   * site). The tabulated EAM overrides it with an inlined spline (src/potentials/eam-table.ts).
    */
-  protected densityPass(s: Structure, h: HalfList, rho: Float64Array): void {
+  protected densityPass(X: Float64Array, h: HalfList, rho: Float64Array): void {
     const dens = this.density!;
-    const { dim, positions: x } = s;
-    const n = rho.length;
-    const { rows, offsets, index, image, translations: tr } = h;
+    const { rows, offsets, index } = h;
+    const n = rows.length;
     const rc2 = this.cutoff * this.cutoff;
     const t = this.t;
     const pair = this.pair;
-    const three = dim === 3;
-    let rad = this.radial;
     const accRow = this.accRows(n);
-    let acc = this.acc;
+    this.accStart(h);
+    let { acc, accR } = this;
+    let rad = this.radial;
     let k = 0;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
-      const xi = i * dim;
+      const x0 = X[3 * i];
+      const x1 = X[3 * i + 1];
+      const x2 = X[3 * i + 2];
       accRow[row] = k;
-      // Row sum in a local, added at the end of the row (j = i: the j-side goes to memory, both count).
       let ri = 0;
-      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+      const start = offsets[row];
+      const end = offsets[row + 1];
+      if (k + end - start > acc.length) {
+        this.growAcc(k + end - start, k);
+        ({ acc, accR } = this);
+      }
+      for (let p = start; p < end; p++) {
         const j = index[p];
-        const xj = j * dim;
-        const ps = image[p] * dim;
-        const dx = x[xj] + tr[ps] - x[xi];
-        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        const dx = X[3 * j] - x0;
+        const dy = X[3 * j + 1] - x1;
+        const dz = X[3 * j + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         const r = Math.sqrt(r2);
+        // grown as needed (pairs within the cutoff only: the list's skin would make it ~2.5x larger)
         if (3 * k + 3 > rad.length) {
           const grown = new Float64Array(Math.max(3 * k + 3, Math.ceil(rad.length * 1.5), 3 * 1024));
           grown.set(rad);
@@ -225,8 +275,8 @@ export class EAMPotential implements SitePotential {
         rad[3 * k + 1] = t[1];
         dens.eval(r, t);
         rad[3 * k + 2] = t[1];
-        if (k === acc.length) acc = this.growAcc(k);
-        acc[k++] = p;
+        accR[k] = r;
+        acc[k++] = j;
         ri += t[0];
         rho[j] += t[0];
       }
@@ -239,51 +289,42 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * Pass 2 of evaluate(), after the embedding gave F'(rho) (Fp; zeros for a pair potential): per unordered pair the
-   * pair energy (half to each site), the force along the bond and its virial; returns the virial's six components
-   * (xx, xy, xz, yy, yz, zz). Walks only the entries pass 1 found within the cutoff (acc); pair vectors (and, in
-   * the tabulated kernel, the splines) are recomputed rather than stored, as in LAMMPS' pair_eam: memory stays 4
-   * bytes per pair (24 more in this generic kernel, for phi, phi', psi' of analytic functions).
+   * Pass 2 of evaluate(), after the embedding gave F' per site (Fp; zeros for a pair potential): per unordered pair
+   * the pair energy (half to each site) and the force along the bond, into the per-site E and F (3 per site; the
+   * virial follows from F, in evaluate). Walks only the sites pass 1 found within the cutoff (acc, with their
+   * distances accR); pair vectors (and, in the tabulated kernel, the splines) are recomputed rather than stored, as
+   * in LAMMPS' pair_eam: memory stays 12 bytes per pair within the cutoff (24 more in this generic kernel, for phi,
+   * phi', psi' of analytic functions).
    */
-  protected forcePass(s: Structure, h: HalfList, Fp: Float64Array, siteE: Float64Array, forces: Float64Array): Float64Array {
-    const { dim, positions: x } = s;
-    const n = siteE.length;
-    const { rows, index, image, translations: tr } = h;
+  protected forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): void {
+    const { rows } = h;
+    const n = rows.length;
     const t = this.t;
     const pair = this.pair;
     const dens = this.density;
-    const three = dim === 3;
     // Radial values from densityPass when it just ran on this list (EAM), else computed here (pair potentials).
     const rad = this.radialFor === h ? this.radial : null;
     this.radialFor = null;
-    if (this.accFor !== h) this.acceptPass(s, h);
+    if (this.accFor !== h) this.acceptPass(X, h);
     this.accFor = null;
-    const { acc, accRow } = this;
-    let wxx = 0;
-    let wxy = 0;
-    let wxz = 0;
-    let wyy = 0;
-    let wyz = 0;
-    let wzz = 0;
+    const { acc, accR, accRow } = this;
     for (let row = 0; row < n; row++) {
       const i = rows[row];
-      const xi = i * dim;
-      // Row sums in locals, added at the end of the row; the j-side goes to memory (for j = i too: the force
-      // halves of an atom's own image pair cancel there, and both energy halves count).
+      const x0 = X[3 * i];
+      const x1 = X[3 * i + 1];
+      const x2 = X[3 * i + 2];
+      const Fpi = Fp[i];
+      // Row sums in locals, added at the end of the row; the other site's share goes to memory.
       let ei = 0;
       let f0 = 0;
       let f1 = 0;
       let f2 = 0;
       for (let a = accRow[row]; a < accRow[row + 1]; a++) {
-        const p = acc[a];
-        const j = index[p];
-        const xj = j * dim;
-        const ps = image[p] * dim;
-        // Unrolled for dim 2 and 3 (dz = 0 in 2D): no inner loop in the hot path.
-        const dx = x[xj] + tr[ps] - x[xi];
-        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
-        const r = Math.sqrt(dx * dx + dy * dy + dz * dz);
+        const j = acc[a];
+        const dx = X[3 * j] - x0;
+        const dy = X[3 * j + 1] - x1;
+        const dz = X[3 * j + 2] - x2;
+        const r = accR[a];
         let half: number;
         let phip: number;
         let psip = 0;
@@ -301,61 +342,130 @@ export class EAMPotential implements SitePotential {
           }
         }
         ei += half;
-        siteE[j] += half;
-        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi')
-        const c = (phip + (Fp[i] + Fp[j]) * psip) / r;
-        f0 += c * dx;
-        forces[xj] -= c * dx;
-        f1 += c * dy;
-        forces[xj + 1] -= c * dy;
-        wxx -= c * dx * dx;
-        wxy -= c * dx * dy;
-        wyy -= c * dy * dy;
-        if (three) {
-          f2 += c * dz;
-          forces[xj + 2] -= c * dz;
-          wxz -= c * dx * dz;
-          wyz -= c * dy * dz;
-          wzz -= c * dz * dz;
-        }
+        E[j] += half;
+        // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'), over r (as 1/r,
+        // LAMMPS' recip, the tabulated kernel's operations)
+        const c = (phip + (Fpi + Fp[j]) * psip) * (1.0 / r);
+        const cx = c * dx;
+        const cy = c * dy;
+        const cz = c * dz;
+        f0 += cx;
+        f1 += cy;
+        f2 += cz;
+        F[3 * j] -= cx;
+        F[3 * j + 1] -= cy;
+        F[3 * j + 2] -= cz;
       }
-      siteE[i] += ei;
-      forces[xi] += f0;
-      forces[xi + 1] += f1;
-      if (three) forces[xi + 2] += f2;
+      E[i] += ei;
+      F[3 * i] += f0;
+      F[3 * i + 1] += f1;
+      F[3 * i + 2] += f2;
     }
-    return Float64Array.of(wxx, wxy, wxz, wyy, wyz, wzz);
   }
 
   /**
    * Energy, forces, virial, in two passes over the half list (each unordered pair once, credited to both sites: half
-   * the radial-function calls of a per-ordered-pair loop): densities, then the embedding per site, then pair energies
-   * and forces. Same sums as a per-ordered-pair loop up to the order of addition (round-off).
+   * the radial-function calls of a per-ordered-pair loop), on the list's sites (atoms and periodic images, in bin
+   * order; src/lattice/neighbours.ts): site coordinates gathered, densities, their ghost shares folded into the
+   * atoms, the embedding per atom (F' copied to its ghosts), pair energies and forces, their ghost shares folded, and
+   * the atoms' sums written out in atom order. Same sums as a per-ordered-pair loop up to the order of addition.
    */
   evaluate(s: Structure, nl: NeighbourList): EvalResult {
     this.checkList(s, nl);
     const { dim } = s;
     const n = nl.n;
     const h = this.halfList(nl);
-    // Room for the pairs within the cutoff, guessed from the list at uniform density (cutoff^dim of the list's share),
-    // so acc is allocated once instead of grown through garbage (peak memory).
-    const guess = Math.ceil(h.index.length * Math.min(1, (this.cutoff / nl.cutoff) ** dim) * 1.15) + 1024;
-    if (this.acc.length < guess) this.acc = new Int32Array(guess);
-    const siteE = new Float64Array(n);
-    const Fp = new Float64Array(n);
-    if (this.density && this.embedding) {
-      const rho = new Float64Array(n);
-      this.densityPass(s, h, rho);
-      const t = this.t;
-      for (let i = 0; i < n; i++) {
-        this.embedding.eval(rho[i], t, i);
-        siteE[i] = t[0];
-        Fp[i] = t[1];
-      }
+    const { atom, home, rows } = h;
+    const ns = atom.length;
+    const S = this.sites;
+    if (S.rho.length < ns) {
+      const c = Math.ceil(ns * 1.1) + 16;
+      this.sites = { X: new Float64Array(3 * c), rho: new Float64Array(c), Fp: new Float64Array(c), E: new Float64Array(c), F: new Float64Array(3 * c) };
+    } else {
+      S.rho.fill(0, 0, ns);
+      S.Fp.fill(0, 0, ns);
+      S.E.fill(0, 0, ns);
+      S.F.fill(0, 0, 3 * ns);
     }
+    const { X, rho, Fp, E, F } = this.sites;
+    siteCoordinates(h, s.positions, dim, X);
+    if (this.density && this.embedding) {
+      this.densityPass(X, h, rho);
+      for (let e = 0; e < ns; e++) {
+        const g = home[e];
+        if (g !== e) rho[g] += rho[e];
+      }
+      const t = this.t;
+      for (let r = 0; r < n; r++) {
+        const e = rows[r];
+        this.embedding.eval(rho[e], t, atom[e]);
+        E[e] = t[0];
+        Fp[e] = t[1];
+      }
+      for (let e = 0; e < ns; e++) Fp[e] = Fp[home[e]];
+    }
+    this.forcePass(X, h, Fp, E, F);
+    // Virial from the site forces before the ghosts fold (LAMMPS' fdotr): W = sum_e (X_e - c) (x) F_e equals the sum
+    // over pairs of -r (x) f, since each pair puts +f on one site and -f on the other (sum_e F_e = 0, so any centre c
+    // gives the same; the middle of the sites keeps the terms, and their round-off, small). O(sites) instead of six
+    // products per pair.
+    let c0 = Infinity;
+    let c1 = Infinity;
+    let c2 = Infinity;
+    let C0 = -Infinity;
+    let C1 = -Infinity;
+    let C2 = -Infinity;
+    for (let e = 0; e < ns; e++) {
+      const x0 = X[3 * e];
+      const x1 = X[3 * e + 1];
+      const x2 = X[3 * e + 2];
+      if (x0 < c0) c0 = x0;
+      if (x0 > C0) C0 = x0;
+      if (x1 < c1) c1 = x1;
+      if (x1 > C1) C1 = x1;
+      if (x2 < c2) c2 = x2;
+      if (x2 > C2) C2 = x2;
+    }
+    c0 = 0.5 * (c0 + C0);
+    c1 = 0.5 * (c1 + C1);
+    c2 = 0.5 * (c2 + C2);
+    let wxx = 0;
+    let wxy = 0;
+    let wxz = 0;
+    let wyy = 0;
+    let wyz = 0;
+    let wzz = 0;
+    for (let e = 0; e < ns; e++) {
+      const x0 = X[3 * e] - c0;
+      const x1 = X[3 * e + 1] - c1;
+      const x2 = X[3 * e + 2] - c2;
+      const f0 = F[3 * e];
+      const f1 = F[3 * e + 1];
+      const f2 = F[3 * e + 2];
+      wxx += x0 * f0;
+      wxy += x0 * f1;
+      wxz += x0 * f2;
+      wyy += x1 * f1;
+      wyz += x1 * f2;
+      wzz += x2 * f2;
+    }
+    for (let e = 0; e < ns; e++) {
+      const g = home[e];
+      if (g === e) continue;
+      E[g] += E[e];
+      F[3 * g] += F[3 * e];
+      F[3 * g + 1] += F[3 * e + 1];
+      F[3 * g + 2] += F[3 * e + 2];
+    }
+    const siteE = new Float64Array(n);
     const forces = new Float64Array(n * dim);
-    const w = this.forcePass(s, h, Fp, siteE, forces);
-    const virial = dim === 3 ? Float64Array.of(w[0], w[1], w[2], w[1], w[3], w[4], w[2], w[4], w[5]) : Float64Array.of(w[0], w[1], w[1], w[3]);
+    for (let r = 0; r < n; r++) {
+      const e = rows[r];
+      const i = atom[e];
+      siteE[i] = E[e];
+      for (let a = 0; a < dim; a++) forces[i * dim + a] = F[3 * e + a];
+    }
+    const virial = dim === 3 ? Float64Array.of(wxx, wxy, wxz, wxy, wyy, wyz, wxz, wyz, wzz) : Float64Array.of(wxx, wxy, wxy, wyy);
     const acc = new NeumaierSum();
     for (let i = 0; i < n; i++) acc.add(siteE[i]);
     return { energy: acc.value, siteEnergies: siteE, forces, virial };
@@ -402,10 +512,11 @@ export class EAMPotential implements SitePotential {
     }
     const { dim, positions: x } = s;
     const n = nl.n;
-    const { rows, offsets, index, image, translations: tr } = this.halfList(nl);
+    const h = this.halfList(nl);
+    const { atom, rows, offsets, index } = h;
+    const X = siteCoordinates(h, x, dim);
     const rc = this.cutoff;
     const rc2 = rc * rc;
-    const three = dim === 3;
     const pair = this.pair;
     const dens = this.density;
     const t = this.t;
@@ -413,16 +524,14 @@ export class EAMPotential implements SitePotential {
     // sizing the per-pair arrays by the list would allocate and zero far more than is used.
     let count = 0;
     for (let row = 0; row < n; row++) {
-      const i = rows[row];
-      const xi = i * dim;
+      const sa = rows[row];
+      const i = atom[sa];
       for (let p = offsets[row]; p < offsets[row + 1]; p++) {
-        const j = index[p];
-        if (j === i) continue;
-        const xj = j * dim;
-        const ps = image[p] * dim;
-        const dx = x[xj] + tr[ps] - x[xi];
-        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        const sb = index[p];
+        if (atom[sb] === i) continue;
+        const dx = X[3 * sb] - X[3 * sa];
+        const dy = X[3 * sb + 1] - X[3 * sa + 1];
+        const dz = X[3 * sb + 2] - X[3 * sa + 2];
         if (dx * dx + dy * dy + dz * dz < rc2) count++;
       }
     }
@@ -445,15 +554,14 @@ export class EAMPotential implements SitePotential {
     const rho = new Float64Array(n);
     let np = 0;
     for (let row = 0; row < n; row++) {
-      const i = rows[row];
-      const xi = i * dim;
+      const sa = rows[row];
+      const i = atom[sa];
       for (let p = offsets[row]; p < offsets[row + 1]; p++) {
-        const j = index[p];
-        const xj = j * dim;
-        const ps = image[p] * dim;
-        const dx = x[xj] + tr[ps] - x[xi];
-        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
-        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        const sb = index[p];
+        const j = atom[sb];
+        const dx = X[3 * sb] - X[3 * sa];
+        const dy = X[3 * sb + 1] - X[3 * sa + 1];
+        const dz = X[3 * sb + 2] - X[3 * sa + 2];
         const rr = dx * dx + dy * dy + dz * dz;
         if (rr >= rc2) continue;
         const r = Math.sqrt(rr);
