@@ -113,7 +113,7 @@ describe('P1: domain truncation rates (generated 2D cases)', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ParameterError);
-    expect((err as Error).message).toMatch(/--boundary periodic: the smallest size .* too small/);
+    expect((err as Error).message).toMatch(/--boundary periodic: the smallest periodic size .* too small/);
     expect(log.some((m) => m.startsWith('reference:'))).toBe(false);
   });
   it('periodic cells against a periodic reference: slopes within 0.25 when the reference passes its truncation check, and the check fails a reference that is too small', () => {
