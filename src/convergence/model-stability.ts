@@ -21,10 +21,12 @@ import type { PointAssumption } from './types.ts';
  * - Why the strong-stability margin and not γ^H >= γ/2: the rate is a statement about a sequence of models; a stable
  *   model with a smaller γ^H has a larger constant, not a broken hypothesis (the E+F MLIPs of the main report have
  *   γ^H/γ = 0.38-1.1 and converge at the predicted rate). The ratio γ^H/γ is recorded as evidence.
- * - Why a ball of R_ref/2 around the defect and ~20 Lanczos steps: γ is set by the defect core and the lattice's
- *   softest modes, both inside it; the far field adds elastic modes that are stiff against ||Dv||² whatever the radius
- *   (as the P1 study argues for its reference check). It costs about a fifth of a relaxation of an E+F MLIP, against
- *   the 300-1200 iterations an unstable model's relaxation wanders for.
+ * - Why a ball of R_ref/2 around the defect and ~20 Lanczos steps: cost. The ball's free space is a subspace of the
+ *   reference ball's (same positions ū), so a negative γ^H found in it proves one in the whole ball; the converse does
+ *   not hold (a mode living only beyond R_ref/2 is missed: the E+F+V floor MLIP of the main report has γ^H = +0.43 in a
+ *   ball of 4, -0.016 in 6, -0.16 in 8, -0.30 in 16, while its perfect lattice is stable, γ = 5.3). The test costs
+ *   about a quarter of the relaxation of an E+F MLIP at R_ref = 16 (2.1 s against 8.5 s, one process, load ~11; the
+ *   whole ball: 4.8-8.8 s), against the 300-1200 iterations an unstable model's relaxation wanders for.
  * A negative γ^H proves a descent direction of E^H at ū (the Rayleigh quotient of a vector); a positive value is
  * evidence, not proof, of stability (Lanczos bounds γ from above).
  */

@@ -632,7 +632,7 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     for (let i = 0; i < points.length; i++) points[i].info!.energyResidualTimesAtoms = efScale[i];
     notes.push(
       `E_f scale of the energy fit (training E RMSE per atom x defect-cell atoms) per R_dom: ${efScale.map((v) => v.toExponential(2)).join(', ')} ` +
-        `vs E_f errors ${points.map((p) => p.errors.formationEnergy.toExponential(2)).join(', ')}`,
+        `vs E_f errors ${points.map((p) => (Number.isFinite(p.errors.formationEnergy) ? p.errors.formationEnergy.toExponential(2) : 'n/a')).join(', ')}`,
     );
     const failed = [...points.map((p) => p.info!), floor.info].filter((i) => i.relaxFailed);
     const converged = [...points.map((p) => p.info!), floor.info].filter((i) => !i.relaxFailed && !i.relaxSkipped).map((i) => i.maxForce as number);
