@@ -378,7 +378,7 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     const done = runTasks ? await run(sizes.map((R) => ({ set, rDom: R }))) : [];
     for (let i = 0; i < sizes.length; i++) {
       const p = runTasks ? done[i] : (await run([{ set, rDom: sizes[i] }]))[0];
-      log(`${set}: R_dom = ${sizes[i]}: energy norm ${p.errors.energyNorm.toExponential(3)}`);
+      log(`${set}: R_dom = ${sizes[i]}: ${p.assumption.holds ? `energy norm ${p.errors.energyNorm.toExponential(3)}` : `assumption fails: ${p.assumption.evidence}`}`);
       points.push({ x: p.info.rDom as number, errors: p.errors, info: p.info, assumption: p.assumption });
     }
     log(`${set}: floor (in-domain training on the reference ball)`);
@@ -542,7 +542,9 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
         return {
           ...f,
           verdict: 'assumption fails',
-          explanation: `${f.explanation}; assumption fails for the in-domain floor (${floor.assumption.evidence}): without a floor no rate is judged`,
+          explanation:
+            `assumption fails for the in-domain floor (${floor.assumption.evidence}): without a floor no rate is judged ` +
+            `(for the record, over every point where the assumption holds, no floor drops: ${f.explanation})`,
         };
       }
       if (failing.length && nHold < MIN_POINTS) {
