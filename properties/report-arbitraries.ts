@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { combineVerdicts, fitRate } from '../src/convergence/rate.ts';
-import type { StudyResult, Verdict } from '../src/convergence/types.ts';
+import type { PointAssumption, StudyResult, Verdict } from '../src/convergence/types.ts';
 import { buildReport, type Report } from '../src/report/model.ts';
 
 const text = fc.string({ unit: 'grapheme', maxLength: 24 });
@@ -16,6 +16,33 @@ const errorValue = fc.oneof(
   { weight: 8, arbitrary: fc.double({ min: 1e-12, max: 1e3, noNaN: true }) },
   { weight: 1, arbitrary: fc.constantFrom(0, -1e-3, Number.NaN, Number.POSITIVE_INFINITY) },
 );
+
+/** A point's assumption record of the given kind, with evidence that names its numbers (markup characters included). */
+export function assumptionOf(kind: 'holds' | 'unstable' | 'basin', gamma: number): PointAssumption {
+  const stability = {
+    gamma: kind === 'unstable' ? -Math.abs(gamma) - 1e-3 : Math.abs(gamma) + 1e-3,
+    mu: 20,
+    relative: 0,
+    margin: 1e-3,
+    verdict: kind === 'unstable' ? ('unstable' as const) : ('strongly stable' as const),
+    residual: 1e-3,
+    lanczosSteps: 20,
+    gammaReference: 3.3,
+    referenceVerdict: 'strongly stable' as const,
+    referenceRelative: 0.17,
+    ratio: NaN,
+    ballRadius: 8,
+  };
+  stability.relative = stability.gamma / stability.mu;
+  stability.ratio = stability.gamma / stability.gammaReference;
+  const basin = { maxShift: kind === 'basin' ? 0.9 : 1e-3, threshold: 0.25, jumped: kind === 'basin', start: 'reference lattice' };
+  return {
+    holds: kind === 'holds',
+    evidence: kind === 'unstable' ? `<unstable> | gamma^H = ${stability.gamma.toExponential(2)}` : kind === 'basin' ? 'another basin & 0.9 > 0.25' : 'holds',
+    stability,
+    ...(kind === 'unstable' ? {} : { basin }),
+  };
+}
 
 export const studyResultArb: fc.Arbitrary<StudyResult> = fc
   .record({
@@ -42,6 +69,9 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
       seeds: fc.array(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { maxLength: 3 }),
       wall: fc.double({ min: 0, max: 1e4, noNaN: true }),
       info: fc.boolean(),
+      // Per-point assumption records (the training-size study's): holds, unstable at ū, or another basin.
+      assumptions: fc.option(fc.array(fc.constantFrom('holds', 'unstable', 'basin'), { minLength: n, maxLength: n }), { nil: undefined }),
+      gamma: fc.double({ min: -10, max: 10, noNaN: true }),
     }),
   )
   .map((g) => {
@@ -49,6 +79,7 @@ export const studyResultArb: fc.Arbitrary<StudyResult> = fc
       x,
       errors: Object.fromEntries(g.measures.map((m, k) => [m, g.errors[i][k]])),
       ...(g.info ? { info: { atoms: 10 * (i + 1), stages: 'lbfgs:3', wallTimeSeconds: 0.1 * i, converged: i % 2 === 0 } } : {}),
+      ...(g.assumptions ? { assumption: assumptionOf(g.assumptions[i], g.gamma) } : {}),
     }));
     const fits = g.measures.map((m, k) => {
       const f = fitRate(g.xs, points.map((p) => p.errors[m]), {

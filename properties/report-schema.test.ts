@@ -42,7 +42,15 @@ describe('report.json schema', () => {
           expect(s.comparison !== undefined).toBe(Boolean(common));
         }
         // Markdown keeps wall times out (they are in report.json); JUnit is well-formed
-        expect(renderMarkdown(report)).not.toMatch(/wallTime/);
+        const md = renderMarkdown(report);
+        expect(md).not.toMatch(/wallTime/);
+        // Where a point records the theory's assumption, the points table has its column and every point where it
+        // fails is listed with its evidence, so a reader sees why the point is not in the fits.
+        for (const r of report.studies.flatMap((st) => st.results)) {
+          if (!r.points.some((p) => p.assumption)) continue;
+          expect(md).toContain(' assumption |');
+          for (const p of r.points) if (p.assumption && !p.assumption.holds) expect(md).toContain(`: ${p.assumption.evidence}`);
+        }
         // JUnit: failures are exactly 'fail' and 'error' rows, skipped exactly 'at floor' and 'assumption fails' rows
         const junit = parseXml(renderJunit(report));
         expect(junit[0].name).toBe('testsuites');
@@ -77,6 +85,12 @@ describe('report.json schema', () => {
 
   it('the schema rejects corrupted reports (each corruption names its path)', () => {
     const corruptions: Array<[string, (j: any) => boolean]> = [
+      ['/studies/0/results/0/points/0/assumption', (j) => {
+        const p = j.studies[0]?.results?.[0]?.points?.[0];
+        if (!p) return false;
+        p.assumption = { evidence: 'no verdict' }; // 'holds' is required
+        return true;
+      }],
       ['/status', (j) => ((j.status = 'maybe'), true)],
       ['/', (j) => (delete j.summary, true)],
       ['/exitCode', (j) => ((j.exitCode = 3), true)],

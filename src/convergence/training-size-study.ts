@@ -5,15 +5,17 @@ import type { WeightNormalisation } from '../fit/design.ts';
 import { OBSERVATION_SETS, type KindWeights, type ObservationSet, type Trainer, type TrainingConfig, type TrainingSet } from '../fit/types.ts';
 import type { DefectKind } from '../lattice/domain.ts';
 import type { LatticeName } from '../lattice/lattice.ts';
-import { DeltaTrainer, errorStep, fitStep, mlipRelaxStep, referenceStep, trainingStep, type ReferenceRecord, type TrainingRecord } from '../pipeline/steps.ts';
+import { DeltaTrainer, errorStep, fitStep, mlipRelaxStep, referenceStep, trainingStep, type MlipStart, type ReferenceRecord, type TrainingRecord } from '../pipeline/steps.ts';
 import { makePotential, POTENTIALS } from '../potentials/defaults.ts';
 import type { SitePotential } from '../potentials/types.ts';
+import { STABILITY_MARGIN } from '../relax/stability.ts';
 import { SOLVER_NAMES, type SolverName } from '../relax/types.ts';
 import { ConvergenceError, ParameterError, requireParam } from '../util/errors.ts';
 import { combineVerdicts, fitRate } from './rate.ts';
-import { applyAssumptions, BASIN_JUMP_FRACTION } from './branch.ts';
+import { BASIN_JUMP_FRACTION } from './branch.ts';
+import { MODEL_STABILITY_STEPS, modelStabilityAt, stabilityEvidence, type ModelStabilityOptions } from './model-stability.ts';
 import type { StudyContext, StudyDefinition, StudyMode } from './registry.ts';
-import type { RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
+import type { PointAssumption, RateFit, StudyPoint, StudyResult, Verdict } from './types.ts';
 import { SETUP_OPTIONS_SCHEMA } from './schema-parts.ts';
 import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts';
 
@@ -45,7 +47,18 @@ import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts
  * 'bound'); E+F+V+FC carries the P5 hypothesis (geometry slope <= -d + 0.25: 'observed', else 'not observed');
  * E alone carries P6 (no rate, the worst errors: observed per measure when E-only's error is >= E+F's at every
  * R_dom; an E-only MLIP that could not be relaxed gives no answer there, and the hypothesis is then not observed).
+ *
+ * The theory's assumption is checked at every point, never assumed (src/convergence/model-stability.ts): before an
+ * MLIP is relaxed, the lowest curvature of its Hessian at the reference minimum ū is measured (Lanczos, ball R_ref/2);
+ * if it is not strongly stable the point is not relaxed and records 'assumption fails' with gamma^H against the
+ * reference's gamma (E-only MLIPs: negative, so their relaxations used to wander for 300-1200 iterations to a
+ * solver-path-dependent configuration). A relaxation that ends more than basinFraction r0 from ū is relaxed again from ū;
+ * if it still lands elsewhere the point records the jump. Such points are left out of every fit; a rate (or the P6
+ * comparison) with too few points left is 'assumption fails', never a pass or a fail.
  */
+
+/** Points (where the theory's assumption holds) a rate needs; fitRate's own minimum. */
+const MIN_POINTS = 3;
 
 export const GEOMETRY_MEASURES = ['energyNorm', 'maxNorm'] as const;
 export const MEASURES = [...GEOMETRY_MEASURES, 'formationEnergy'] as const;
@@ -99,6 +112,15 @@ export interface TrainingSizeStudyOptions {
    * low cap turns slow E-only relaxations into points without an answer, so P6 is then 'not observed'.
    */
   relaxMaxIterations?: number;
+  /**
+   * The theory's hypothesis, checked per point (src/convergence/model-stability.ts): radius of the ball around the
+   * defect where the MLIP's lowest curvature at ū is measured (default refSize / 2), Lanczos steps (default 20), margin
+   * on gamma/mu (default 1e-3), and the basin-change threshold as a fraction of r0 (default 0.25).
+   */
+  stabilityRadius?: number;
+  stabilitySteps?: number;
+  stabilityMargin?: number;
+  basinFraction?: number;
   /** Points with error <= floorFactor x floor are at the floor (default 3). */
   floorFactor?: number;
   /** A rate is fitted only when error(smallest R_dom) >= floorSeparation x floor (default 30). */
@@ -171,6 +193,8 @@ function makeTrainer(o: TrainingSizeStudyOptions, set: ObservationSet, prior: Si
 interface Measured {
   errors: Record<string, number>;
   info: Record<string, unknown>;
+  /** The theory's hypothesis at this point: the MLIP strongly stable at ū, its minimum in ū's basin. */
+  assumption: PointAssumption;
 }
 
 /**
@@ -218,6 +242,9 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
   const seed = o.seed ?? 1;
   const perfectCells = o.perfectCells ?? 'always';
   const tol = o.tol ?? 1e-10;
+  const stabilityOpts: ModelStabilityOptions = { radius: o.stabilityRadius, steps: o.stabilitySteps, margin: o.stabilityMargin };
+  const basinFraction = o.basinFraction ?? BASIN_JUMP_FRACTION;
+  requireParam('basinFraction', basinFraction, (v) => v > 0 && v <= 1, '> 0 and <= 1');
 
   const potName = o.potential ?? (o.pot ? o.pot.name : 'eam-2d');
   if (!task) log(`reference: ${o.defect} in a clamped ball R = ${o.refSize}`);
@@ -247,9 +274,53 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     const tset = rDom === 'floor' ? floorSet(ref, tr.set, cellEnergies, { rattled, amp: ampRel * ref.lattice.r0, seed, roleWeights: o.roleWeights, exclude }) : tr.set;
     const trainer = makeTrainer(o, set, prior);
     const fit = await fitStep({ ...tr, set: tset }, { trainer });
+    const composition: Record<string, { configs: number; atoms: number; weight: number }> = {};
+    for (const c of tset.configs) {
+      const x = (composition[c.role] ??= { configs: 0, atoms: 0, weight: c.weight });
+      x.configs++;
+      x.atoms += c.structure.positions.length / c.structure.dim;
+    }
+    const rep = fit.model.report as Record<string, unknown>;
+    const ferr = rep.errors as Record<string, { rmse: number }> | undefined;
+    const fitInfo = {
+      rDom: rDom === 'floor' ? 'floor' : periodicSide(tr, ref),
+      requestedRDom: rDom,
+      trainer: fit.inputs.trainer,
+      composition,
+      defectCellAtoms: rDom === 'floor' ? ref.relaxation.domain.keys.length : tr.cellRelaxation.atoms,
+      trainingRmse: ferr ? Object.fromEntries(Object.entries(ferr).map(([k, v]) => [k, v.rmse])) : null,
+      basisSize: rep.basisSize ?? null,
+      rank: rep.rank ?? null,
+      condition: rep.condition ?? null,
+    };
+    const noErrors = { energyNorm: NaN, maxNorm: NaN, formationEnergy: NaN };
+    // The theory's hypothesis, checked before any relaxation (src/convergence/model-stability.ts): the MLIP's Hessian
+    // at the reference minimum must be strongly stable. If it is not, the relaxation would wander for hundreds of
+    // iterations to a configuration that depends on the solver's path: the point is recorded as 'assumption fails'.
+    const stability = modelStabilityAt(ref, fit.model.potential, stabilityOpts);
+    if (stability.verdict !== 'strongly stable') {
+      return {
+        errors: noErrors,
+        info: { ...fitInfo, relaxSkipped: 'MLIP not strongly stable at the reference minimum', maxForce: NaN, wallTimeSeconds: (performance.now() - tp) / 1000 },
+        assumption: { holds: false, evidence: stabilityEvidence(stability), stability },
+      };
+    }
+    const relaxOnce = (start: MlipStart) =>
+      mlipRelaxStep(ref, fit, { solver: o.solver, tol, timeLimitSeconds: o.relaxTimeLimit ?? 60, maxIterations: o.relaxMaxIterations, start });
+    const threshold = basinFraction * ref.lattice.r0;
     let m;
+    let e;
+    let firstJump: number | null = null;
     try {
-      m = mlipRelaxStep(ref, fit, { solver: o.solver, tol, timeLimitSeconds: o.relaxTimeLimit ?? 60, maxIterations: o.relaxMaxIterations });
+      m = relaxOnce('reference lattice');
+      e = errorStep(ref, m);
+      // Basin change: an atom more than basinFraction r0 from the reference minimum (same clamped ball). The branch
+      // of the reference minimum is then looked for where the theory puts it: a second relaxation started at ū.
+      if (!(e.maxNorm <= threshold)) {
+        firstJump = e.maxNorm;
+        m = relaxOnce('reference minimum');
+        e = errorStep(ref, m);
+      }
     } catch (err) {
       if (!(err instanceof ConvergenceError)) throw err;
       // Stopped by the run's own budget (time or iteration limit): nothing is known about the MLIP there, so no verdict
@@ -264,46 +335,32 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
         );
       }
       return {
-        errors: { energyNorm: NaN, maxNorm: NaN, formationEnergy: NaN },
-        info: {
-          rDom: rDom === 'floor' ? 'floor' : periodicSide(tr, ref),
-          requestedRDom: rDom,
-          trainer: fit.inputs.trainer,
-          relaxFailed: err.message,
-          maxForce: NaN,
-          wallTimeSeconds: (performance.now() - tp) / 1000,
-        },
+        errors: noErrors,
+        info: { ...fitInfo, relaxFailed: err.message, maxForce: NaN, wallTimeSeconds: (performance.now() - tp) / 1000 },
+        assumption: { holds: true, evidence: stabilityEvidence(stability), stability },
       };
     }
-    const e = errorStep(ref, m);
-    const composition: Record<string, { configs: number; atoms: number; weight: number }> = {};
-    for (const c of tset.configs) {
-      const x = (composition[c.role] ??= { configs: 0, atoms: 0, weight: c.weight });
-      x.configs++;
-      x.atoms += c.structure.positions.length / c.structure.dim;
-    }
-    const rep = fit.model.report as Record<string, unknown>;
-    const ferr = rep.errors as Record<string, { rmse: number }> | undefined;
+    const jumped = !(e.maxNorm <= threshold);
+    const start = firstJump === null ? 'reference lattice' : `reference minimum (from the lattice it ended ${firstJump.toExponential(2)} from ū)`;
+    const basin = { maxShift: e.maxNorm, threshold, jumped, start };
+    const basinText = `relaxed from the ${start}, largest atom distance from ū ${e.maxNorm.toExponential(2)} (${(e.maxNorm / ref.lattice.r0).toFixed(2)} r0), basin threshold ${threshold.toExponential(2)}`;
     return {
       errors: { energyNorm: e.energyNorm, maxNorm: e.maxNorm, formationEnergy: e.formationEnergy },
       info: {
-        // Basin change: an atom more than BASIN_JUMP_FRACTION r0 from the reference (same clamped ball).
-        leftBranch: e.maxNorm > BASIN_JUMP_FRACTION * ref.lattice.r0,
-        rDom: rDom === 'floor' ? 'floor' : periodicSide(tr, ref),
-        requestedRDom: rDom,
-        trainer: fit.inputs.trainer,
-        composition,
-        defectCellAtoms: rDom === 'floor' ? ref.relaxation.domain.keys.length : tr.cellRelaxation.atoms,
-        trainingRmse: ferr ? Object.fromEntries(Object.entries(ferr).map(([k, v]) => [k, v.rmse])) : null,
-        basisSize: rep.basisSize ?? null,
-        rank: rep.rank ?? null,
-        condition: rep.condition ?? null,
+        leftBranch: jumped,
+        ...fitInfo,
         atoms: m.relaxation.domain.keys.length,
         iterations: m.relaxation.result.iterations,
         maxForce: m.relaxation.result.maxForce,
         latticeStress: m.latticeStress,
         formationEnergy: { mlip: e.formationEnergies.mlip, reference: e.formationEnergies.reference },
         wallTimeSeconds: (performance.now() - tp) / 1000,
+      },
+      assumption: {
+        holds: !jumped,
+        evidence: jumped ? `the MLIP minimum is in another basin: ${basinText}` : `${stabilityEvidence(stability)}; ${basinText}`,
+        stability,
+        basin,
       },
     };
   };
@@ -321,8 +378,8 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     const done = runTasks ? await run(sizes.map((R) => ({ set, rDom: R }))) : [];
     for (let i = 0; i < sizes.length; i++) {
       const p = runTasks ? done[i] : (await run([{ set, rDom: sizes[i] }]))[0];
-      log(`${set}: R_dom = ${sizes[i]}: energy norm ${p.errors.energyNorm.toExponential(3)}`);
-      points.push({ x: p.info.rDom as number, errors: p.errors, info: p.info });
+      log(`${set}: R_dom = ${sizes[i]}: ${p.assumption.holds ? `energy norm ${p.errors.energyNorm.toExponential(3)}` : `assumption fails: ${p.assumption.evidence}`}`);
+      points.push({ x: p.info.rDom as number, errors: p.errors, info: p.info, assumption: p.assumption });
     }
     log(`${set}: floor (in-domain training on the reference ball)`);
     const cellsFrom = sizes.filter((_, i) => !points[i].info!.relaxFailed);
@@ -347,24 +404,43 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     if (set === 'E') {
       if (ef) {
         // Judged per measure: each fit's verdict says whether E-only is worse than E+F in that measure at every
-        // R_dom. An E-only MLIP that could not be relaxed gives no error to compare, so no answer at that R_dom:
-        // the hypothesis is observed only when every R_dom answered and every answer says "worse".
+        // R_dom where the theory's assumption holds for both MLIPs (an E-only MLIP with no strongly stable minimum
+        // near ū has no error in the theory's sense: its relaxation ends where the solver's path takes it). With fewer
+        // than min(3, R_dom count) such R_dom the hypothesis is not judged: 'assumption fails', with the evidence. An
+        // E-only MLIP that could not be relaxed gives no error to compare, so no answer at that R_dom: the hypothesis
+        // is observed only when every judged R_dom answered and every answer says "worse".
+        const both = r.points.map((p, i) => p.assumption?.holds !== false && ef.points[i].assumption?.holds !== false);
+        const nBoth = both.filter(Boolean).length;
+        const need = Math.min(MIN_POINTS, r.points.length);
+        const evidence = r.points
+          .map((p, i) => (both[i] ? null : `R_dom ${p.x.toPrecision(4)}: ${(p.assumption?.holds === false ? p : ef.points[i]).assumption!.evidence}${p.assumption?.holds === false ? '' : ' (E+F)'}`))
+          .filter((x) => x !== null);
         for (const f of r.fits) {
           const m = f.measure;
-          const answered = r.points.map((p, i) => Number.isFinite(p.errors[m]) && Number.isFinite(ef.points[i].errors[m]));
+          if (nBoth < need) {
+            f.verdict = 'assumption fails';
+            f.explanation +=
+              `; P6 (hypothesis: energies alone give the worst errors) is not judged: the theory's assumption holds for ` +
+              `both E and E+F at ${nBoth} of ${r.points.length} R_dom (need ${need}): ${evidence.join('; ')}`;
+            r.notes!.push(`P6 ${m}: assumption fails at ${r.points.length - nBoth} of ${r.points.length} R_dom, so not judged`);
+            continue;
+          }
+          const answered = r.points.map((p, i) => both[i] && Number.isFinite(p.errors[m]) && Number.isFinite(ef.points[i].errors[m]));
           const worse = r.points.map((p, i) => answered[i] && p.errors[m] >= ef.points[i].errors[m]);
-          const ok = worse.every(Boolean);
+          const ok = worse.every((w, i) => w || !both[i]);
           f.verdict = ok ? 'observed' : 'not observed';
           const ratios = r.points
-            .map((p, i) => (answered[i] ? (p.errors[m] / ef.points[i].errors[m]).toPrecision(3) : 'no answer'))
+            .map((p, i) => (answered[i] ? (p.errors[m] / ef.points[i].errors[m]).toPrecision(3) : both[i] ? 'no answer' : 'assumption fails'))
             .join(', ');
-          const unanswered = answered.filter((a) => !a).length;
+          const unanswered = answered.filter((a, i) => !a && both[i]).length;
           const why = unanswered
             ? ` (${unanswered} R_dom without an answer: a relaxation failed, see notes)`
             : '';
-          f.explanation += `; P6 (hypothesis: energies alone give the worst errors): ${m} >= E+F's at ${worse.filter(Boolean).length} of ${worse.length} R_dom${why} (ratios ${ratios}): ${ok ? 'observed' : 'not observed'}`;
+          const left = nBoth < r.points.length ? `, ${r.points.length - nBoth} left out where the assumption fails (${evidence.join('; ')})` : '';
+          f.explanation += `; P6 (hypothesis: energies alone give the worst errors): ${m} >= E+F's at ${worse.filter(Boolean).length} of ${nBoth} R_dom${why}${left} (ratios ${ratios}): ${ok ? 'observed' : 'not observed'}`;
           r.notes!.push(`P6 ${m}: E-only / E+F error ratios ${ratios}: ${ok ? 'observed' : 'not observed'}`);
         }
+        for (let i = 0; i < r.fits.length; i++) r.fits[i] = referenceAssumption(r.fits[i], r.points, measured.get('E')!.floor);
       } else {
         for (const f of r.fits) f.verdict = 'not observed';
         r.notes!.push('P6 needs the E+F set to compare with; it was not run, so the hypothesis is not observed');
@@ -375,7 +451,11 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
       const last = r.points.length - 1;
       const a = r.points[last].errors.energyNorm;
       const b = ef.points[last].errors.energyNorm;
-      r.notes!.push(`ordering at the largest R_dom: E+F+V+FC energy norm ${a.toExponential(3)} ${a <= b ? '<=' : '>'} E+F ${b.toExponential(3)}`);
+      if (Number.isFinite(a) && Number.isFinite(b)) {
+        r.notes!.push(`ordering at the largest R_dom: E+F+V+FC energy norm ${a.toExponential(3)} ${a <= b ? '<=' : '>'} E+F ${b.toExponential(3)}`);
+      } else {
+        r.notes!.push('ordering at the largest R_dom: no answer (an MLIP there was not relaxed: see the points)');
+      }
     }
   }
   const total = (performance.now() - t0) / 1000;
@@ -393,6 +473,49 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
   }
   return results;
 
+  /** What the per-point assumption check used, for the record. */
+  function assumptionSettings() {
+    return {
+      criterion:
+        "the MLIP's Hessian at the reference minimum is strongly stable (Lanczos on (H, L): gamma/mu >= margin, the test " +
+        "P1 and P2 apply to the reference), checked before relaxing; and the relaxed MLIP minimum stays within " +
+        `${basinFraction} r0 of the reference minimum at every atom (else relaxed again from the reference minimum)`,
+      ballRadius: o.stabilityRadius ?? o.refSize / 2,
+      lanczosSteps: o.stabilitySteps ?? MODEL_STABILITY_STEPS,
+      margin: o.stabilityMargin ?? STABILITY_MARGIN,
+      basinFraction,
+      basinThreshold: basinFraction * ref.lattice.r0,
+    };
+  }
+
+  /** Every fit is 'assumption fails' when the reference minimum itself is not strongly stable in the test's ball. */
+  function referenceAssumption(f: RateFit, points: StudyPoint[], floor: Measured): RateFit {
+    const s = [...points.map((p) => p.assumption?.stability), floor.assumption.stability].find((x) => x !== undefined);
+    if (!s || s.referenceVerdict === 'strongly stable' || f.verdict === 'assumption fails') return f;
+    return {
+      ...f,
+      verdict: 'assumption fails',
+      explanation:
+        `${f.explanation}; assumption fails: the reference ${o.defect} is ${s.referenceVerdict === 'unstable' ? 'not a minimum' : 'not strongly stable'} ` +
+        `at ū (gamma = ${s.gammaReference.toExponential(2)}, gamma/mu = ${s.referenceRelative.toExponential(2)}, margin ${s.margin}), so the prediction does not apply`,
+    };
+  }
+
+  /** One note: where the theory's assumption holds, with the curvature ratios, and the evidence where it fails. */
+  function assumptionNote(points: StudyPoint[], floor: Measured): string {
+    const ok = points.filter((p) => p.assumption?.holds !== false);
+    const ratios = points.map((p) => p.assumption?.stability?.ratio).filter((v): v is number => v !== undefined);
+    const s = points.find((p) => p.assumption?.stability)?.assumption?.stability;
+    const head =
+      `theory's assumption (the MLIP strongly stable at the reference minimum ū, its minimum in ū's basin; ball R = ` +
+      `${o.stabilityRadius ?? o.refSize / 2}, ${o.stabilitySteps ?? MODEL_STABILITY_STEPS} Lanczos steps, margin ` +
+      `${o.stabilityMargin ?? STABILITY_MARGIN} on gamma/mu, basin ${basinFraction} r0): holds at ${ok.length} of ${points.length} R_dom` +
+      (s ? `; reference gamma at ū ${s.gammaReference.toExponential(3)} (${s.referenceVerdict}), MLIP/reference gamma ratios ${ratios.map((v) => v.toFixed(2)).join(', ')}` : '');
+    const bad = points.filter((p) => p.assumption?.holds === false).map((p) => `R_dom ${p.x.toPrecision(4)}: ${p.assumption!.evidence}`);
+    const fl = floor.assumption.holds ? '' : `; in-domain floor: ${floor.assumption.evidence}`;
+    return `${head}${bad.length ? `; fails at ${bad.join('; ')}` : ''}${fl}`;
+  }
+
   function judge(set: ObservationSet, points: StudyPoint[], floor: Measured, seconds: number): StudyResult {
     const xs = points.map((p) => p.x);
     const hasEF = set !== 'E';
@@ -400,13 +523,44 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     const notes: string[] = [];
     const floors: Record<string, number> = {};
     const boundChecks: Record<string, unknown> = {};
+    // Points where the theory's hypothesis fails (MLIP not strongly stable at ū, or its minimum in another basin) are
+    // no evidence for or against a rate: left out of every fit, with the evidence as the reason.
+    const holds = points.map((p) => p.assumption?.holds !== false);
+    const failing = points.map((p, i) => ({ i, p })).filter(({ i }) => !holds[i]);
+    const nHold = holds.filter(Boolean).length;
+    const failText = failing.map(({ p }) => `R_dom ${p.x.toPrecision(4)}: ${p.assumption!.evidence}`).join('; ');
+    const markDropped = (f: RateFit): RateFit => {
+      for (const dp of f.dropped) if (!holds[dp.index]) dp.reason = `assumption fails: ${points[dp.index].assumption!.evidence}`;
+      return f;
+    };
     const judgeMeasure = (m: string, predicted: number, hypothesis: boolean, label = m): RateFit => {
-      const errs = points.map((p) => (p.info?.leftBranch === true ? NaN : p.errors[m]));
+      const errs = points.map((p, i) => (holds[i] ? p.errors[m] : NaN));
       const fl = floor.errors[m];
       floors[label] = fl;
-      const sep = errs[o.dropFirst ?? 0] / fl;
+      let f = markDropped(fitRate(xs, errs, { measure: label, predicted, kind: 'bound', tolerance: o.tolerance ?? 0.25, dropFirst: o.dropFirst, floor: fl, floorFactor }));
+      if (!floor.assumption.holds) {
+        return {
+          ...f,
+          verdict: 'assumption fails',
+          explanation:
+            `assumption fails for the in-domain floor (${floor.assumption.evidence}): without a floor no rate is judged ` +
+            `(for the record, over every point where the assumption holds, no floor drops: ${f.explanation})`,
+        };
+      }
+      if (failing.length && nHold < MIN_POINTS) {
+        return {
+          ...f,
+          verdict: 'assumption fails',
+          explanation:
+            `the theory's assumption holds at ${nHold} of ${points.length} R_dom, fewer than the ${MIN_POINTS} a rate needs, so ` +
+            `the prediction is not judged: ${failText}`,
+        };
+      }
+      // The smallest R_dom that counts: the first after the pre-asymptotic ones where the assumption holds.
+      let i0 = o.dropFirst ?? 0;
+      while (i0 < points.length - 1 && !holds[i0]) i0++;
+      const sep = errs[i0] / fl;
       const separated = Number.isFinite(sep) && sep >= separation;
-      let f = fitRate(xs, errs, { measure: label, predicted, kind: 'bound', tolerance: o.tolerance ?? 0.25, dropFirst: o.dropFirst, floor: fl, floorFactor });
       if (!separated) {
         f = {
           ...f,
@@ -418,11 +572,11 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
         };
       }
       if (f.verdict === 'at floor') {
-        // The bound itself: error(R) <= C R^{p} + floorFactor * floor with C from the smallest R_dom (p < 0).
-        const i0 = o.dropFirst ?? 0;
+        // The bound itself: error(R) <= C R^{p} + floorFactor * floor with C from the smallest R_dom (p < 0), on the
+        // points where the assumption holds.
         const C = errs[i0] / xs[i0] ** predicted;
-        const margins = errs.map((e, i) => (i < i0 ? NaN : (C * xs[i] ** predicted + floorFactor * fl) / e));
-        const ok = margins.every((v, i) => i < i0 || v >= 1);
+        const margins = errs.map((e, i) => (i < i0 || !holds[i] ? NaN : (C * xs[i] ** predicted + floorFactor * fl) / e));
+        const ok = margins.every((v, i) => i < i0 || !holds[i] || v >= 1);
         boundChecks[label] = { C, exponent: predicted, floor: fl, floorFactor, margins };
         f = {
           ...f,
@@ -440,10 +594,13 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
       // P6: no rate is predicted (predicted NaN); the slope over all points is measured for the record, the floor
       // is reported, and the verdict comes from the cross-set comparison with E+F once every set has run.
       for (const m of MEASURES) {
-        const errs = points.map((p) => p.errors[m]);
+        const errs = points.map((p, i) => (holds[i] ? p.errors[m] : NaN));
         floors[m] = floor.errors[m];
-        const f = fitRate(xs, errs, { measure: m, predicted: NaN, kind: 'bound', tolerance: o.tolerance ?? 0.25 });
-        fits.push({ ...f, explanation: `P6: no rate predicted; slope over all points ${Number.isFinite(f.slope) ? f.slope.toFixed(3) : 'n/a'} (for the record)` });
+        const f = markDropped(fitRate(xs, errs, { measure: m, predicted: NaN, kind: 'bound', tolerance: o.tolerance ?? 0.25 }));
+        fits.push({
+          ...f,
+          explanation: `P6: no rate predicted; slope over ${failing.length ? 'the points where the assumption holds' : 'all points'} ${Number.isFinite(f.slope) ? f.slope.toFixed(3) : 'n/a'} (for the record)`,
+        });
       }
     }
     if (set === 'E+F+V+FC') {
@@ -454,11 +611,14 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
         fits.push(judgeMeasure(m === 'energyNorm' ? 'energyNorm' : 'maxNorm', pred.p5[m], true, lab));
       }
     }
-    const jumped = points
-      .filter((p) => p.info?.leftBranch === true)
-      .map((p) => ({ maxShift: p.errors.maxNorm, atom: null, threshold: BASIN_JUMP_FRACTION * ref.lattice.r0 }));
-    for (let i = 0; i < fits.length; i++) fits[i] = applyAssumptions(fits[i], jumped, null, o.defect, ref.lattice.r0);
+    if (hasEF && failing.length) {
+      for (const f of fits) {
+        if (f.verdict !== 'assumption fails') f.explanation += `; left out: ${failing.length} R_dom where the theory's assumption fails (${failText})`;
+      }
+    }
+    for (let i = 0; i < fits.length; i++) fits[i] = referenceAssumption(fits[i], points, floor);
     const verdicts: Verdict[] = fits.map((f) => f.verdict);
+    notes.push(assumptionNote(points, floor));
     const comp = points[0]?.info?.composition as Record<string, { configs: number }> | undefined;
     notes.push(
       `regime: ${o.trainer ? `trainer ${String(points[0]?.info?.trainer)}` : regime === 'delta' ? `DeltaTrainer: prior ${priorName} ${JSON.stringify(o.priorParams ?? { alpha: 3.6, C: 0.03 })} + linear correction (basis level ${o.basisLevel ?? 1}, lambda ${o.lambda ?? 1e-10})` : `linear MLIP (basis level ${o.basisLevel ?? 1}, lambda ${o.lambda ?? 1e-10})`}; ` +
@@ -474,10 +634,10 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     for (let i = 0; i < points.length; i++) points[i].info!.energyResidualTimesAtoms = efScale[i];
     notes.push(
       `E_f scale of the energy fit (training E RMSE per atom x defect-cell atoms) per R_dom: ${efScale.map((v) => v.toExponential(2)).join(', ')} ` +
-        `vs E_f errors ${points.map((p) => p.errors.formationEnergy.toExponential(2)).join(', ')}`,
+        `vs E_f errors ${points.map((p) => (Number.isFinite(p.errors.formationEnergy) ? p.errors.formationEnergy.toExponential(2) : 'n/a')).join(', ')}`,
     );
     const failed = [...points.map((p) => p.info!), floor.info].filter((i) => i.relaxFailed);
-    const converged = [...points.map((p) => p.info!), floor.info].filter((i) => !i.relaxFailed).map((i) => i.maxForce as number);
+    const converged = [...points.map((p) => p.info!), floor.info].filter((i) => !i.relaxFailed && !i.relaxSkipped).map((i) => i.maxForce as number);
     const maxRes = converged.length ? Math.max(...converged) : NaN;
     if (failed.length) {
       notes.push(`MLIP relaxation failed at R_dom ${failed.map((i) => String(i.rDom)).join(', ')}: ${String(failed[0].relaxFailed)}`);
@@ -497,7 +657,9 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
         `floor = error of the same trainer/composition trained on the reference ball itself (in-domain); a rate is fitted ` +
         `only when error(smallest R_dom) >= ${separation} x floor, then points with error <= ${floorFactor} x floor are ` +
         `dropped; the first ${o.dropFirst ?? 0} point(s) are pre-asymptotic; with fewer than 3 points left the verdict is ` +
-        `'at floor' and error(R) <= C R^p + ${floorFactor} x floor (C from the smallest R_dom) is checked`,
+        `'at floor' and error(R) <= C R^p + ${floorFactor} x floor (C from the smallest R_dom) is checked; points where the ` +
+        `theory's assumption fails (the MLIP not strongly stable at the reference minimum, or its minimum in another ` +
+        `basin) are left out, and with fewer than ${MIN_POINTS} points where it holds the verdict is 'assumption fails'`,
       floor: floors,
       settings: {
         observationSet: set,
@@ -516,6 +678,8 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
         sizes,
         refSize: o.refSize,
         floorPoint: floor.info,
+        floorAssumption: floor.assumption,
+        assumptionCheck: assumptionSettings(),
         floorFactor,
         floorSeparation: separation,
         boundChecks,
@@ -570,6 +734,10 @@ export const definition: StudyDefinition = {
       tol: { type: 'number', exclusiveMinimum: 0, maximum: 1e-3 },
       relaxTimeLimit: { type: 'number', exclusiveMinimum: 0 },
       relaxMaxIterations: { type: 'integer', minimum: 1 },
+      stabilityRadius: { type: 'number', exclusiveMinimum: 0 },
+      stabilitySteps: { type: 'integer', minimum: 2 },
+      stabilityMargin: { type: 'number', minimum: 0 },
+      basinFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
       floorFactor: { type: 'number', minimum: 1 },
       floorSeparation: { type: 'number', minimum: 1 },
       dropFirst: { type: 'integer', minimum: 0 },

@@ -45,6 +45,42 @@ export interface StudyPoint {
   errors: Record<string, number>;
   /** Anything else worth showing per point (solver iterations and residuals, atom counts, timings). */
   info?: Record<string, unknown>;
+  /** Whether the theory's hypotheses were checked and hold at this point, with the evidence (studies that check). */
+  assumption?: PointAssumption;
+}
+
+/**
+ * The theory's hypothesis at one point, measured (THEORY.md section 3: a strongly stable minimum ū, and the model's
+ * minimum near it). A point where it fails is not evidence for or against a rate: it is left out of the fits, and a
+ * fit left with too few points says 'assumption fails'.
+ */
+export interface PointAssumption {
+  holds: boolean;
+  /** One phrase with the numbers: why it holds or what failed. */
+  evidence: string;
+  /**
+   * Lowest curvature against ||Dv||^2 (Lanczos on the pencil (H, L), src/relax/stability.ts) of the model's Hessian at
+   * the reference minimum ū, and the reference's own in the same ball by the same test.
+   */
+  stability?: {
+    gamma: number;
+    mu: number;
+    relative: number;
+    margin: number;
+    verdict: 'strongly stable' | 'weakly stable' | 'unstable';
+    residual: number;
+    lanczosSteps: number;
+    gammaReference: number;
+    /** The reference's own verdict and gamma/mu by the same test (the theory needs ū strongly stable first). */
+    referenceVerdict: 'strongly stable' | 'weakly stable' | 'unstable';
+    referenceRelative: number;
+    /** gamma / gammaReference. */
+    ratio: number;
+    /** Radius of the clamped ball around the defect in which both were measured. */
+    ballRadius: number;
+  };
+  /** Basin check of the relaxed model minimum: largest atom distance from ū, its threshold, and where it started. */
+  basin?: { maxShift: number; threshold: number; jumped: boolean; start: string };
 }
 
 export interface StudyResult {

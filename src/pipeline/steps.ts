@@ -1,3 +1,4 @@
+import { relaxFrom, transferField } from '../convergence/branch.ts';
 import { defectNeighbourGraph, displacementErrors, formationEnergyError, type DisplacementErrors } from '../convergence/errors.ts';
 import { generateTrainingSet, observe } from '../fit/generate.ts';
 import { LinearTrainer } from '../fit/linear.ts';
@@ -316,7 +317,7 @@ export class DeltaTrainer implements Trainer {
 
 export interface MlipRelaxRecord {
   step: 'mlip-relax';
-  inputs: { refSize: number; tol: number; solver: SolverName; start: 'reference lattice' };
+  inputs: { refSize: number; tol: number; solver: SolverName; start: MlipStart };
   relaxation: DefectRelaxation;
   /** The MLIP's own perfect-lattice energy per site on the reference lattice (used for its E_f). */
   e0: number;
@@ -326,24 +327,35 @@ export interface MlipRelaxRecord {
 }
 
 /**
- * Relax the defect with the MLIP in the reference's large ball, from the unrelaxed reference lattice (the domain's
- * own lattice positions), never from the reference solution. The MLIP formation energy subtracts the MLIP's own
- * perfect-lattice energy per site (perfectLatticeEnergy of the MLIP on the same lattice).
+ * Where an MLIP relaxation starts: the unrelaxed reference lattice (default), or the reference minimum ū itself (the
+ * branch start of THEORY.md section 3, for a relaxation from the lattice that ended in another basin).
  */
-export function mlipRelaxStep(ref: ReferenceRecord, fit: FitRecord | SitePotential, o: RelaxSettings = {}): MlipRelaxRecord {
+export type MlipStart = 'reference lattice' | 'reference minimum';
+
+/**
+ * Relax the defect with the MLIP in the reference's large ball, by default from the unrelaxed reference lattice (the
+ * domain's own lattice positions), so that the result does not lean on the reference answer; `start: 'reference
+ * minimum'` starts from ū instead (same minimum when the MLIP has a strongly stable one near ū, which is what the
+ * theory assumes). The MLIP formation energy subtracts the MLIP's own perfect-lattice energy per site
+ * (perfectLatticeEnergy of the MLIP on the same lattice).
+ */
+export function mlipRelaxStep(ref: ReferenceRecord, fit: FitRecord | SitePotential, o: RelaxSettings & { start?: MlipStart } = {}): MlipRelaxRecord {
   const t0 = performance.now();
   const pot = 'step' in fit ? fit.model.potential : fit;
   const tol = o.tol ?? ref.inputs.tol;
   const solver = o.solver ?? ref.inputs.solver;
   const dom = makeDomain(ref.lattice, ref.inputs.defect, 'ball', ref.inputs.refSize, Math.max(pot.cutoff, ref.pot.cutoff));
   const e0 = perfectLatticeEnergy(pot, ref.lattice);
-  const relaxation = relaxDefect(pot, dom, { solver, tol, maxIterations: o.maxIterations, timeLimitSeconds: o.timeLimitSeconds, e0 });
+  const ropts = { solver, tol, maxIterations: o.maxIterations, timeLimitSeconds: o.timeLimitSeconds, e0 };
+  const start = o.start ?? 'reference lattice';
+  const relaxation =
+    start === 'reference minimum' ? relaxFrom(pot, dom, transferField(ref.relaxation.field, dom), ropts) : relaxDefect(pot, dom, ropts);
   const small = smallestPerfectCell(ref.lattice, pot.cutoff);
   const w = evaluate(pot, small.structure).virial;
   const latticeStress = Math.max(...Array.from(w, Math.abs)) / small.keys.length;
   return {
     step: 'mlip-relax',
-    inputs: { refSize: ref.inputs.refSize, tol, solver, start: 'reference lattice' },
+    inputs: { refSize: ref.inputs.refSize, tol, solver, start },
     relaxation,
     e0,
     latticeStress,

@@ -1,4 +1,4 @@
-import type { RateFit, StudyResult } from '../convergence/types.ts';
+import type { PointAssumption, RateFit, StudyResult } from '../convergence/types.ts';
 
 /** Number and table formatting shared by the Markdown, HTML and CI renderers, so they print the same digits. */
 
@@ -74,4 +74,29 @@ export function fmtCell(v: unknown): string {
   if (typeof v === 'number') return fmtNum(v);
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) && /^[-+0-9.eE]+$/.test(v)) return fmtNum(Number(v));
   return String(v);
+}
+
+/** True when some point of the result records whether the theory's assumption holds there. */
+export function hasAssumptions(r: StudyResult): boolean {
+  return r.points.some((p) => p.assumption !== undefined);
+}
+
+/**
+ * The points table's 'assumption' cell: 'holds' or 'fails', with the number that decided it (the model's lowest
+ * curvature at the reference minimum against the reference's, or the jump out of its basin). The full evidence is
+ * listed under the table (assumptionLines).
+ */
+export function assumptionCell(a: PointAssumption | undefined): string {
+  if (!a) return '';
+  const s = a.stability;
+  const ratio = s && typeof s.ratio === 'number' && Number.isFinite(s.ratio) ? `gamma^H/gamma ${s.ratio.toFixed(2)}` : '';
+  if (a.holds) return ratio ? `holds (${ratio})` : 'holds';
+  if (a.basin?.jumped) return `fails: another basin (shift ${(a.basin.maxShift / a.basin.threshold).toFixed(1)} x threshold)`;
+  if (s && s.verdict !== 'strongly stable') return `fails: ${s.verdict} at ū${ratio ? ` (${ratio})` : ''}`;
+  return 'fails';
+}
+
+/** One line per point where the assumption fails: its abscissa and the whole evidence. */
+export function assumptionLines(r: StudyResult): string[] {
+  return r.points.filter((p) => p.assumption && !p.assumption.holds).map((p) => `${r.xLabel} ${fmtNum(p.x)}: ${p.assumption!.evidence}`);
 }

@@ -1,5 +1,5 @@
 import type { StudyResult } from '../convergence/types.ts';
-import { fmtBand, fmtCell, fmtNum, fmtObserved, fmtPredicted, fmtRange, infoColumns, measuresOf } from './format.ts';
+import { assumptionCell, assumptionLines, fmtBand, fmtCell, fmtNum, fmtObserved, fmtPredicted, fmtRange, hasAssumptions, infoColumns, measuresOf } from './format.ts';
 import { countsLine, predictedCell } from './markdown.ts';
 import type { Report } from './model.ts';
 import { escapeXml as esc } from './svg.ts';
@@ -31,8 +31,11 @@ function resultHtml(r: StudyResult, svgs: string[], heading: string): string {
   o.push(`<p>Dimension ${r.dimension}; abscissa: ${esc(r.xLabel)}. Verdict: ${v(r.verdict)}. Wall time ${r.wallTimeSeconds.toFixed(1)} s.</p>`);
   const measures = measuresOf(r);
   const info = infoColumns(r, true);
-  o.push('<div class="scroll">' + table([r.xLabel, ...measures.map((m) => `${m} error`), ...info], r.points.map((p) => [fmtNum(p.x), ...measures.map((m) => fmtNum(p.errors[m])), ...info.map((k) => esc(fmtCell(p.info?.[k])))].map(String)),
+  const withA = hasAssumptions(r);
+  o.push('<div class="scroll">' + table([r.xLabel, ...measures.map((m) => `${m} error`), ...(withA ? ['assumption'] : []), ...info], r.points.map((p) => [fmtNum(p.x), ...measures.map((m) => fmtNum(p.errors[m])), ...(withA ? [esc(assumptionCell(p.assumption))] : []), ...info.map((k) => esc(fmtCell(p.info?.[k])))].map(String)),
     [true, ...measures.map(() => true)]) + '</div>');
+  const fails = assumptionLines(r);
+  if (fails.length) o.push(`<p>Where the theory's assumption fails (left out of every fit; not evidence for or against the prediction):</p><ul>${fails.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`);
   o.push(table(
     ['measure', 'predicted', 'observed slope', '95% band', 'fitted x range', 'points used', 'dropped', 'verdict', 'explanation'],
     r.fits.map((f) => [

@@ -1,5 +1,5 @@
 import type { StudyResult } from '../convergence/types.ts';
-import { fmtBand, fmtCell, fmtNum, fmtObserved, fmtPredicted, fmtRange, infoColumns, measuresOf, withoutTimings } from './format.ts';
+import { assumptionCell, assumptionLines, fmtBand, fmtCell, fmtNum, fmtObserved, fmtPredicted, fmtRange, hasAssumptions, infoColumns, measuresOf, withoutTimings } from './format.ts';
 import type { Report, SummaryRow } from './model.ts';
 
 /**
@@ -43,9 +43,21 @@ function resultSection(r: StudyResult, plots: Array<{ file: string; spec: string
   o.push(`Dimension ${r.dimension}; abscissa: ${r.xLabel}. Verdict: ${verdictText(r.verdict)}.`, '');
   const measures = measuresOf(r);
   const info = infoColumns(r, false);
-  o.push('Points (errors, then per-point details):', '');
-  o.push(...table([r.xLabel, ...measures.map((m) => `${m} error`), ...info], r.points.map((p) => [fmtNum(p.x), ...measures.map((m) => fmtNum(p.errors[m])), ...info.map((k) => fmtCell(p.info?.[k]))])));
+  const withA = hasAssumptions(r);
+  o.push(`Points (errors, ${withA ? "whether the theory's assumption holds there, " : ''}then per-point details):`, '');
+  o.push(
+    ...table(
+      [r.xLabel, ...measures.map((m) => `${m} error`), ...(withA ? ['assumption'] : []), ...info],
+      r.points.map((p) => [fmtNum(p.x), ...measures.map((m) => fmtNum(p.errors[m])), ...(withA ? [assumptionCell(p.assumption)] : []), ...info.map((k) => fmtCell(p.info?.[k]))]),
+    ),
+  );
   o.push('');
+  const fails = assumptionLines(r);
+  if (fails.length) {
+    o.push("Where the theory's assumption fails (left out of every fit; not evidence for or against the prediction):", '');
+    for (const l of fails) o.push(`- ${l}`);
+    o.push('');
+  }
   o.push('Rates (log-log least squares; slope ± standard error):', '');
   o.push(
     ...table(

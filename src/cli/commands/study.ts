@@ -8,6 +8,7 @@ import { equilibriumLattice } from '../../potentials/equilibrium.ts';
 import { SOLVER_NAMES, type SolverName } from '../../relax/types.ts';
 import { ParameterError } from '../../util/errors.ts';
 import type { StudyResult } from '../../convergence/types.ts';
+import { assumptionCell, assumptionLines } from '../../report/format.ts';
 import type { Trainer } from '../../fit/types.ts';
 import { flagBool, flagNumber, flagNumberList, flagString, parseArgs, type ParsedArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -405,9 +406,11 @@ export function renderStudy(r: StudyResult): string {
         String(info.atoms ?? '').padStart(9),
         String(info.iterations ?? '').padStart(7),
         (typeof info.maxForce === 'number' ? info.maxForce.toExponential(1) : '').padStart(11),
+        ...(pt.assumption ? [`  assumption ${assumptionCell(pt.assumption)}`] : []),
       ].join(' '),
     );
   }
+  for (const l of assumptionLines(r)) lines.push(`assumption fails at ${l}`);
   lines.push('');
   for (const f of r.fits) {
     lines.push(
