@@ -238,7 +238,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       'mlip-verify study training-size [--potential <spec>] [--defect vacancy|divacancy|interstitial]',
       '    [--sizes 7,8,9.2,10.6,12.2,14] [--ref-size 16] [--check-ref-size R] [--sets E,E+F,E+F+V,E+F+FC,E+F+V+FC]',
       '    [--regime delta|linear] [--prior-potential P] [--prior-params alpha=3.6,C=0.03] [--level 3] [--lambda 1e-10]',
-      '    [--weights E=1,F=1,V=0.1,FC=0.01] [--normalisation per-config|per-row] [--rattled 0] [--amplitude 0.03] [--seed 1]',
+      '    [--weights E=1,F=1,V=0.1,FC=0.01] [--normalisation per-config|per-row] [--rattled 0 (file/engine potentials: 2)] [--amplitude 0.03] [--seed 1]',
       '    [--exclude-roles defect-rattled,...] [--perfect-cells always|by-kind] [--floor-separation 30] [--floor-factor 3]',
       '    [--trainer module.ts | cmd:"fit {train} {model}" --trainer-engine mlip-json:{model}]',
       '    [--mode quick|default|thorough] [--solver auto|...] [--tol 1e-10] [--relax-time-limit 60] [--relax-max-iterations N]',
@@ -304,7 +304,11 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           lambda: flagNumber(p, 'lambda'),
           kindWeights: { ...dflt.kindWeights, ...keyValues('weights', ['E', 'F', 'V', 'FC']) },
           normalisation: choice(p, 'normalisation', ['per-config', 'per-row'] as const, 'per-config'),
-          rattled: flagNumber(p, 'rattled', dflt.rattled),
+          // File and engine potentials: two rattled copies of each defect cell by default. Without them the level-2
+          // E+F MLIPs of eam:Cu_u3.eam were saddles at the reference minimum (gamma^H -0.51 / -0.23 / -0.18 at R_dom
+          // 10.845 / 14.46 / 18.075 A, reference +0.118), so the study could only say 'assumption fails'; with them
+          // all three are strongly stable (gamma^H / gamma 0.70, 0.64, 0.71).
+          rattled: flagNumber(p, 'rattled', s.builtin ? dflt.rattled : Math.max(dflt.rattled, 2)),
           rattleAmplitude: flagNumber(p, 'amplitude'),
           seed: flagNumber(p, 'seed'),
           excludeRoles: list('exclude-roles', ['defect-relaxed', 'defect-rattled', 'strained-perfect', 'perfect'] as const),
