@@ -1,4 +1,4 @@
-import type { NeighbourList } from '../lattice/neighbours.ts';
+import type { HalfNeighbourList, NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
 import { GeometryError } from '../util/errors.ts';
 import { ChebyshevRadial, type Basis, type BasisFunctionDef } from './basis.ts';
@@ -74,73 +74,195 @@ export interface KernelOutputs {
   virial?: Float64Array;
 }
 
+/** Half lists derived from hand-made neighbour lists (buildNeighbourList's carry their own), once per list. */
+const derivedHalf = new WeakMap<NeighbourList, HalfNeighbourList>();
+
 /**
- * The evaluation kernel: per site, the atom-base functions phi_alpha(r_ij) = g_{n,l}(r) H_h(r_ij) with
- * g = R_n(r) r^{-l}, their gradients (and Hessian-vector products), the polynomial values and partial derivatives
- * dB_k/dA_alpha, then the chain rule back to the pairs. All scratch lives in Float64Arrays grown on demand and reused
- * across sites and calls (no per-atom allocation).
+ * Each unordered pair of a neighbour list once: the list's own half list, or, for a list made by hand, the entries
+ * j > i and, of an atom's own image pair {t, -t}, the one with t lexicographically positive (the rule of
+ * EAMPotential.halfList).
+ */
+export function halfListOf(nl: NeighbourList): HalfNeighbourList {
+  if (nl.half) return nl.half;
+  const old = derivedHalf.get(nl);
+  if (old) return old;
+  const { offsets, index, shift } = nl;
+  const n = nl.n;
+  const d = nl.dim;
+  const keep = (i: number, p: number): boolean => {
+    const j = index[p];
+    if (j !== i) return j > i;
+    for (let a = 0; a < d; a++) if (shift[p * d + a] !== 0) return shift[p * d + a] > 0;
+    return false;
+  };
+  let m = 0;
+  for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (keep(i, p)) m++;
+  const off = new Int32Array(n + 1);
+  const idx = new Int32Array(m);
+  const img = new Int32Array(m);
+  const tr = new Float64Array(m * d);
+  let q = 0;
+  for (let i = 0; i < n; i++) {
+    off[i] = q;
+    for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+      if (!keep(i, p)) continue;
+      idx[q] = index[p];
+      img[q] = q;
+      for (let a = 0; a < d; a++) tr[q * d + a] = shift[p * d + a];
+      q++;
+    }
+  }
+  off[n] = q;
+  const rows = new Int32Array(n);
+  for (let i = 0; i < n; i++) rows[i] = i;
+  const h: HalfNeighbourList = { rows, offsets: off, index: idx, image: img, translations: tr };
+  derivedHalf.set(nl, h);
+  return h;
+}
+
+/**
+ * The evaluation kernel. Atom-base functions phi_alpha(r_ij) = R_n(r) Y_h(e), e = r_ij / r, Y_h(e) = H_h(e) the
+ * harmonic polynomial at the unit vector (= H_h(r_ij) / r^l: the same functions as before, in a form whose values stay
+ * bounded), summed per site: A_{i,alpha} = sum_j phi_alpha(r_ij).
+ *
+ * Each unordered pair is visited once (half list): phi_alpha(-r) = (-1)^l phi_alpha(r), so the pair adds phi to A_i and
+ * (-1)^l phi to A_j, and the derivative of the total energy through the pair is
+ *   G_ij = dE/dr_ij = sum_alpha c_alpha grad phi_alpha(r_ij),   c_alpha = dF_i/dA_alpha + (-1)^l dF_j/dA_alpha,
+ *   grad phi_alpha = (R_n' - l R_n / r) Y_h e + (R_n / r) grad H_h(e)          (Euler: e . grad H_h(e) = l Y_h),
+ * with F_i += G, F_j -= G, W -= G (x) r_ij. Three passes: pair values into per-site A (pass 1), the polynomial and its
+ * partials per site (pass 2), pair gradients contracted with c (pass 3). The Hessian-vector product is the same with
+ * the directional derivatives dA (pass 1), S = d2F/dA2 dA (pass 2) and
+ *   d G_ij / dt = sum_alpha (S_i + (-1)^l S_j)_alpha grad phi_alpha + c_alpha Hess(phi_alpha) w_ij,  w_ij = v_j - v_i.
+ * For a single polynomial (a fitted model, K = 1) the sums over alpha are folded per harmonic before the gradient
+ * polynomials are touched (sum_h s_h grad H_h): no per-alpha gradient is formed. For K functions (design-matrix
+ * columns) the per-alpha gradients are formed once per pair and contracted per function over its support.
+ * Every array is a Float64Array/Int32Array grown on demand and reused across calls (no per-pair or per-site objects).
  */
 export class MLIPKernel {
   readonly dim: 2 | 3;
   readonly cutoff: number;
   readonly nA: number;
+  private readonly nR: number;
+  private readonly nAng: number;
+  private readonly nh: number;
   private readonly radial: ChebyshevRadial;
-  private readonly rad: Float64Array;
+  /** R_n, R_n', R_n'' by order (nR each). */
+  private readonly Rb: Float64Array;
   private readonly env = new Float64Array(3);
-  private readonly maxL: number;
-  private readonly pw: Float64Array;
-  private readonly hv: Float64Array; // harmonic values
-  private readonly hg: Float64Array; // harmonic gradients (dim each)
-  private readonly hh: Float64Array; // harmonic Hessian * w (dim each)
+  /** Harmonic tables: terms of h are hStart[h] .. hStart[h+1]; exponents and coefficient multiples per term. */
+  private readonly hStart: Int32Array;
+  private readonly hl: Float64Array;
+  private readonly tA: Int32Array;
+  private readonly tB: Int32Array;
+  private readonly tZ: Int32Array;
+  private readonly tC: Float64Array;
+  private readonly tCa: Float64Array;
+  private readonly tCb: Float64Array;
+  private readonly tCz: Float64Array;
+  private readonly tCaa: Float64Array;
+  private readonly tCbb: Float64Array;
+  private readonly tCzz: Float64Array;
+  private readonly tCab: Float64Array;
+  private readonly tCaz: Float64Array;
+  private readonly tCbz: Float64Array;
+  /** Powers of the unit vector's components: P[S q + k + 2] = e_q^k, two leading zeros per component (k = -2, -1). */
+  private readonly P: Float64Array;
+  private readonly PS: number;
+  private readonly Yv: Float64Array;
+  private readonly gY: Float64Array;
+  private readonly hY: Float64Array;
+  private readonly gYw: Float64Array;
+  private readonly sgnH: Float64Array;
+  private readonly sgnA: Float64Array;
+  /** Per-harmonic folded coefficients (K = 1 path). */
+  private readonly sh: Float64Array;
+  private readonly bh: Float64Array;
+  /** Per-alpha gradients and Hessian-vector products of one pair (K-function path). */
+  private readonly gA: Float64Array;
+  private readonly hA: Float64Array;
   private readonly A: Float64Array;
   private readonly dA: Float64Array;
-  private readonly rlp: Float64Array;
-  // per-site pair scratch
-  private cap = 0;
-  private pj = new Int32Array(0);
-  private pd = new Float64Array(0);
-  private phi = new Float64Array(0);
-  private grad = new Float64Array(0);
-  private hw = new Float64Array(0);
   private dLoc = new Float64Array(0);
   private sLoc = new Float64Array(0);
   private fval = new Float64Array(0);
-  private readonly w = new Float64Array(3);
-  private readonly e = new Float64Array(3);
+  // per-site and per-pair storage, grown on demand
+  private siteA = new Float64Array(0);
+  private siteDA = new Float64Array(0);
+  private siteD = new Float64Array(0);
+  private siteS = new Float64Array(0);
+  private pI = new Int32Array(0);
+  private pJ = new Int32Array(0);
+  private pD = new Float64Array(0);
 
   constructor(readonly basis: Basis) {
-    this.dim = basis.spec.dim;
-    this.cutoff = basis.spec.cutoff;
+    const spec = basis.spec;
+    this.dim = spec.dim;
+    this.cutoff = spec.cutoff;
     this.nA = basis.atomBase.n.length;
-    this.radial = new ChebyshevRadial(basis.spec, basis.nRadial);
-    this.rad = new Float64Array(3 * Math.max(1, basis.nRadial));
-    this.maxL = basis.harmonics.maxDegree;
-    this.pw = new Float64Array(3 * (this.maxL + 1));
-    const nh = basis.harmonics.degree.length;
-    this.hv = new Float64Array(nh);
-    this.hg = new Float64Array(nh * 3);
-    this.hh = new Float64Array(nh * 3);
+    this.nR = basis.nRadial;
+    this.nAng = spec.angularFunctions;
+    const hs = basis.harmonics;
+    this.nh = hs.degree.length;
+    const { n: an, h: ah } = basis.atomBase;
+    // The passes address alpha by (n, h): the radial ones first, then n-major blocks of harmonics (buildBasis' order).
+    let ok = this.nA === this.nR + this.nAng * this.nh;
+    for (let a = 0; ok && a < this.nA; a++) {
+      ok = a < this.nR ? an[a] === a && ah[a] === -1 : an[a] === Math.floor((a - this.nR) / this.nh) && ah[a] === (a - this.nR) % this.nh;
+    }
+    if (!ok) throw new Error('MLIPKernel: atom-base functions are not in buildBasis order'); // a bug, not a user error
+    this.radial = new ChebyshevRadial(spec, this.nR);
+    this.Rb = new Float64Array(3 * Math.max(1, this.nR));
+    const nt = hs.coef.length;
+    const d = hs.dim;
+    this.hStart = hs.termStart;
+    this.hl = Float64Array.from(hs.degree);
+    this.tA = new Int32Array(nt);
+    this.tB = new Int32Array(nt);
+    this.tZ = new Int32Array(nt);
+    this.tC = new Float64Array(nt);
+    this.tCa = new Float64Array(nt);
+    this.tCb = new Float64Array(nt);
+    this.tCz = new Float64Array(nt);
+    this.tCaa = new Float64Array(nt);
+    this.tCbb = new Float64Array(nt);
+    this.tCzz = new Float64Array(nt);
+    this.tCab = new Float64Array(nt);
+    this.tCaz = new Float64Array(nt);
+    this.tCbz = new Float64Array(nt);
+    for (let t = 0; t < nt; t++) {
+      const c = hs.coef[t];
+      const a = hs.exps[t * d];
+      const b = hs.exps[t * d + 1];
+      const z = d === 3 ? hs.exps[t * d + 2] : 0;
+      this.tA[t] = a;
+      this.tB[t] = b;
+      this.tZ[t] = z;
+      this.tC[t] = c;
+      this.tCa[t] = c * a;
+      this.tCb[t] = c * b;
+      this.tCz[t] = c * z;
+      this.tCaa[t] = c * a * (a - 1);
+      this.tCbb[t] = c * b * (b - 1);
+      this.tCzz[t] = c * z * (z - 1);
+      this.tCab[t] = c * a * b;
+      this.tCaz[t] = c * a * z;
+      this.tCbz[t] = c * b * z;
+    }
+    this.PS = hs.maxDegree + 3;
+    this.P = new Float64Array(3 * this.PS);
+    const nh = this.nh;
+    this.Yv = new Float64Array(nh);
+    this.gY = new Float64Array(3 * nh);
+    this.hY = new Float64Array(3 * nh);
+    this.gYw = new Float64Array(nh);
+    this.sh = new Float64Array(nh);
+    this.bh = new Float64Array(nh);
+    this.sgnH = Float64Array.from(hs.degree, (l) => (l % 2 === 0 ? 1 : -1));
+    this.sgnA = Float64Array.from(basis.atomBase.l, (l) => (l % 2 === 0 ? 1 : -1));
+    this.gA = new Float64Array(3 * this.nA);
+    this.hA = new Float64Array(3 * this.nA);
     this.A = new Float64Array(this.nA);
-    this.rlp = new Float64Array(this.maxL + 1);
     this.dA = new Float64Array(this.nA);
-  }
-
-  private grow(np: number, fns: CompiledFunctions): void {
-    if (np > this.cap) {
-      const c = Math.max(np, Math.ceil(this.cap * 1.5), 16);
-      this.cap = c;
-      this.pj = new Int32Array(c);
-      this.pd = new Float64Array(c * 4);
-      this.phi = new Float64Array(c * this.nA);
-      this.grad = new Float64Array(c * this.nA * this.dim);
-      this.hw = new Float64Array(c * this.nA * this.dim);
-    }
-    const ns = fns.supAlpha.length;
-    if (this.dLoc.length < ns) {
-      this.dLoc = new Float64Array(ns);
-      this.sLoc = new Float64Array(ns);
-    }
-    if (this.fval.length < fns.K) this.fval = new Float64Array(fns.K);
   }
 
   checkList(s: Structure, nl: NeighbourList): void {
@@ -153,157 +275,271 @@ export class MLIPKernel {
     }
   }
 
-  /**
-   * phi, grad phi (and Hessian(phi) w when w is given) of every alpha for the bond vector d (length r), written at
-   * pair slot p.
-   */
-  private pairBase(p: number, r: number, withHess: boolean): void {
-    const dim = this.dim;
-    const nA = this.nA;
-    const pd = this.pd;
-    const e = this.e;
-    for (let a = 0; a < dim; a++) e[a] = pd[p * 4 + a] / r;
-    this.radial.eval(r, this.rad, this.env);
-    const rad = this.rad;
-    const hs = this.basis.harmonics;
-    const L = this.maxL;
-    const w = this.w;
-    let ew = 0;
-    if (withHess) for (let a = 0; a < dim; a++) ew += e[a] * w[a];
-    if (L > 0) {
-      const pw = this.pw;
-      for (let a = 0; a < dim; a++) {
-        pw[a * (L + 1)] = 1;
-        for (let q = 1; q <= L; q++) pw[a * (L + 1) + q] = pw[a * (L + 1) + q - 1] * pd[p * 4 + a];
-      }
-      const nh = hs.degree.length;
-      const hvA = this.hv;
-      const hg = this.hg;
-      const hh = this.hh;
-      for (let h = 0; h < nh; h++) {
-        let v = 0;
-        let g0 = 0;
-        let g1 = 0;
-        let g2 = 0;
-        let h0 = 0;
-        let h1 = 0;
-        let h2 = 0;
-        for (let t = hs.termStart[h]; t < hs.termStart[h + 1]; t++) {
-          const c = hs.coef[t];
-          const ex = hs.exps[t * dim];
-          const ey = hs.exps[t * dim + 1];
-          const ez = dim === 3 ? hs.exps[t * dim + 2] : 0;
-          const px = pw[ex];
-          const py = pw[L + 1 + ey];
-          const pz = dim === 3 ? pw[2 * (L + 1) + ez] : 1;
-          v += c * px * py * pz;
-          const dx = ex > 0 ? ex * pw[ex - 1] : 0;
-          const dy = ey > 0 ? ey * pw[L + 1 + ey - 1] : 0;
-          const dz = dim === 3 && ez > 0 ? ez * pw[2 * (L + 1) + ez - 1] : 0;
-          g0 += c * dx * py * pz;
-          g1 += c * px * dy * pz;
-          if (dim === 3) g2 += c * px * py * dz;
-          if (withHess) {
-            const dxx = ex > 1 ? ex * (ex - 1) * pw[ex - 2] : 0;
-            const dyy = ey > 1 ? ey * (ey - 1) * pw[L + 1 + ey - 2] : 0;
-            const dzz = dim === 3 && ez > 1 ? ez * (ez - 1) * pw[2 * (L + 1) + ez - 2] : 0;
-            // Hessian rows times w
-            h0 += c * (dxx * py * pz * w[0] + dx * dy * pz * w[1] + (dim === 3 ? dx * py * dz * w[2] : 0));
-            h1 += c * (dx * dy * pz * w[0] + px * dyy * pz * w[1] + (dim === 3 ? px * dy * dz * w[2] : 0));
-            if (dim === 3) h2 += c * (dx * py * dz * w[0] + px * dy * dz * w[1] + px * py * dzz * w[2]);
-          }
-        }
-        hvA[h] = v;
-        hg[h * 3] = g0;
-        hg[h * 3 + 1] = g1;
-        hg[h * 3 + 2] = g2;
-        hh[h * 3] = h0;
-        hh[h * 3 + 1] = h1;
-        hh[h * 3 + 2] = h2;
-      }
+  private growScratch(fns: CompiledFunctions): void {
+    const ns = fns.supAlpha.length;
+    if (this.dLoc.length < ns) {
+      this.dLoc = new Float64Array(ns);
+      this.sLoc = new Float64Array(ns);
     }
-    const an = this.basis.atomBase.n;
-    const ah = this.basis.atomBase.h;
-    const al = this.basis.atomBase.l;
-    const phi = this.phi;
-    const grad = this.grad;
-    const hw = this.hw;
-    const po = p * nA;
-    const ir = 1 / r;
-    const rlp = this.rlp;
-    rlp[0] = 1;
-    for (let q = 1; q <= L; q++) rlp[q] = rlp[q - 1] * ir;
-    const hvA = this.hv;
-    const hgA = this.hg;
-    const hhA = this.hh;
-    for (let al0 = 0; al0 < nA; al0++) {
-      const n = an[al0];
-      const h = ah[al0];
-      let g = rad[3 * n];
-      let g1 = rad[3 * n + 1];
-      let g2 = rad[3 * n + 2];
-      const go = (po + al0) * dim;
-      if (h < 0) {
-        phi[po + al0] = g;
-        for (let a = 0; a < dim; a++) grad[go + a] = g1 * e[a];
-        if (withHess) {
-          const ce = (g2 - g1 * ir) * ew;
-          const cw = g1 * ir;
-          for (let a = 0; a < dim; a++) hw[go + a] = ce * e[a] + cw * w[a];
-        }
-        continue;
-      }
-      const l = al[al0];
-      const rl = rlp[l];
-      // g = R r^-l, g' = (R' - l R / r) r^-l, g'' = (R'' - 2 l R'/r + l(l+1) R / r^2) r^-l
-      const G = g * rl;
-      const G1 = (g1 - (l * g) * ir) * rl;
-      const G2 = (g2 - (2 * l * g1) * ir + (l * (l + 1) * g) * ir * ir) * rl;
-      g = G;
-      g1 = G1;
-      g2 = G2;
-      const H = hvA[h];
-      phi[po + al0] = g * H;
-      let gHw = 0;
-      for (let a = 0; a < dim; a++) {
-        grad[go + a] = g1 * e[a] * H + g * hgA[h * 3 + a];
-        if (withHess) gHw += hgA[h * 3 + a] * w[a];
-      }
-      if (withHess) {
-        const ce = (g2 - g1 * ir) * ew * H + g1 * gHw;
-        const cw = g1 * ir * H;
-        const cg = g1 * ew;
-        for (let a = 0; a < dim; a++) hw[go + a] = ce * e[a] + cw * w[a] + cg * hgA[h * 3 + a] + g * hhA[h * 3 + a];
-      }
-    }
+    if (this.fval.length < fns.K) this.fval = new Float64Array(fns.K);
   }
 
-  /** Gathers the in-cutoff neighbours of site i into the pair scratch; returns their count. */
-  private gather(s: Structure, nl: NeighbourList, i: number, fns: CompiledFunctions): number {
-    const dim = this.dim;
+  /** Zeroed per-site arrays of `len` entries (reused when large enough). */
+  private site(which: 'siteA' | 'siteDA' | 'siteD' | 'siteS', len: number): Float64Array {
+    let a = this[which];
+    if (a.length < len) {
+      a = new Float64Array(len);
+      this[which] = a;
+    } else {
+      a.fill(0, 0, len);
+    }
+    return a;
+  }
+
+  /**
+   * The unordered pairs closer than the cutoff, into pI, pJ and pD (dx, dy, dz, r per pair; dz = 0 in 2D), so passes 1
+   * and 3 read them without the list's skin or its translation table. Returns their count.
+   */
+  private collect(s: Structure, nl: NeighbourList): number {
+    const h = halfListOf(nl);
+    const { rows, offsets, index, image, translations: tr } = h;
     const x = s.positions;
-    const { offsets, index, shift } = nl;
-    const rc = this.cutoff;
-    this.grow(offsets[i + 1] - offsets[i], fns);
+    const dim = this.dim;
+    const three = dim === 3;
+    const rc2 = this.cutoff * this.cutoff;
+    const n = nl.n;
+    let cap = this.pI.length;
+    if (cap === 0) {
+      // At uniform density the pairs within the cutoff are the list's share (cutoff / list cutoff)^dim.
+      cap = Math.ceil(index.length * Math.min(1, (this.cutoff / nl.cutoff) ** dim) * 1.15) + 64;
+      this.pI = new Int32Array(cap);
+      this.pJ = new Int32Array(cap);
+      this.pD = new Float64Array(4 * cap);
+    }
+    let pI = this.pI;
+    let pJ = this.pJ;
+    let pD = this.pD;
     let np = 0;
-    for (let q = offsets[i]; q < offsets[i + 1]; q++) {
-      const j = index[q];
-      let r2 = 0;
-      for (let a = 0; a < dim; a++) {
-        const da = x[j * dim + a] + shift[q * dim + a] - x[i * dim + a];
-        this.pd[np * 4 + a] = da;
-        r2 += da * da;
+    for (let row = 0; row < n; row++) {
+      const i = rows[row];
+      const xi = i * dim;
+      for (let p = offsets[row]; p < offsets[row + 1]; p++) {
+        const j = index[p];
+        const xj = j * dim;
+        const ps = image[p] * dim;
+        const dx = x[xj] + tr[ps] - x[xi];
+        const dy = x[xj + 1] + tr[ps + 1] - x[xi + 1];
+        const dz = three ? x[xj + 2] + tr[ps + 2] - x[xi + 2] : 0;
+        const rr = dx * dx + dy * dy + dz * dz;
+        if (rr >= rc2) continue;
+        if (np === cap) {
+          cap = 2 * cap;
+          const nI = new Int32Array(cap);
+          nI.set(pI);
+          const nJ = new Int32Array(cap);
+          nJ.set(pJ);
+          const nD = new Float64Array(4 * cap);
+          nD.set(pD);
+          this.pI = pI = nI;
+          this.pJ = pJ = nJ;
+          this.pD = pD = nD;
+        }
+        pI[np] = i;
+        pJ[np] = j;
+        pD[4 * np] = dx;
+        pD[4 * np + 1] = dy;
+        pD[4 * np + 2] = dz;
+        pD[4 * np + 3] = Math.sqrt(rr);
+        np++;
       }
-      const r = Math.sqrt(r2);
-      if (r >= rc) continue;
-      this.pd[np * 4 + 3] = r;
-      this.pj[np] = j;
-      np++;
     }
     return np;
   }
 
-  /** Values f_k and partials D (over supports) of every function at the current site's A. */
+  /** Powers of the unit vector's components into P (see P). */
+  private powers(ex: number, ey: number, ez: number): void {
+    const P = this.P;
+    const S = this.PS;
+    const L = S - 3;
+    P[2] = 1;
+    P[S + 2] = 1;
+    P[2 * S + 2] = 1;
+    for (let k = 1; k <= L; k++) {
+      P[k + 2] = P[k + 1] * ex;
+      P[S + k + 2] = P[S + k + 1] * ey;
+      P[2 * S + k + 2] = P[2 * S + k + 1] * ez;
+    }
+  }
+
+  /** Y_h(e) for every harmonic. */
+  private harmValues(ex: number, ey: number, ez: number): void {
+    this.powers(ex, ey, ez);
+    const P = this.P;
+    const S = this.PS;
+    const S2 = 2 * S;
+    const { hStart, tA, tB, tZ, tC, Yv } = this;
+    const nh = this.nh;
+    for (let h = 0; h < nh; h++) {
+      let v = 0;
+      for (let t = hStart[h]; t < hStart[h + 1]; t++) v += tC[t] * P[tA[t] + 2] * P[S + tB[t] + 2] * P[S2 + tZ[t] + 2];
+      Yv[h] = v;
+    }
+  }
+
+  /** Y_h(e) and grad H_h(e) (3 per harmonic). */
+  private harmGrad(ex: number, ey: number, ez: number): void {
+    this.powers(ex, ey, ez);
+    const P = this.P;
+    const S = this.PS;
+    const S2 = 2 * S;
+    const { hStart, tA, tB, tZ, tC, tCa, tCb, tCz, Yv, gY } = this;
+    const nh = this.nh;
+    for (let h = 0; h < nh; h++) {
+      let v = 0;
+      let gx = 0;
+      let gy = 0;
+      let gz = 0;
+      for (let t = hStart[h]; t < hStart[h + 1]; t++) {
+        const a = tA[t] + 2;
+        const b = S + tB[t] + 2;
+        const z = S2 + tZ[t] + 2;
+        const xa = P[a];
+        const yb = P[b];
+        const zc = P[z];
+        v += tC[t] * xa * yb * zc;
+        gx += tCa[t] * P[a - 1] * yb * zc;
+        gy += tCb[t] * xa * P[b - 1] * zc;
+        gz += tCz[t] * xa * yb * P[z - 1];
+      }
+      Yv[h] = v;
+      gY[3 * h] = gx;
+      gY[3 * h + 1] = gy;
+      gY[3 * h + 2] = gz;
+    }
+  }
+
+  /** Y_h(e), grad H_h(e), Hess H_h(e) w and grad H_h(e) . w. */
+  private harmHess(ex: number, ey: number, ez: number, wx: number, wy: number, wz: number): void {
+    this.powers(ex, ey, ez);
+    const P = this.P;
+    const S = this.PS;
+    const S2 = 2 * S;
+    const { hStart, tA, tB, tZ, tC, tCa, tCb, tCz, tCaa, tCbb, tCzz, tCab, tCaz, tCbz, Yv, gY, hY, gYw } = this;
+    const nh = this.nh;
+    for (let h = 0; h < nh; h++) {
+      let v = 0;
+      let gx = 0;
+      let gy = 0;
+      let gz = 0;
+      let hx = 0;
+      let hy = 0;
+      let hz = 0;
+      for (let t = hStart[h]; t < hStart[h + 1]; t++) {
+        const a = tA[t] + 2;
+        const b = S + tB[t] + 2;
+        const z = S2 + tZ[t] + 2;
+        const xa = P[a];
+        const yb = P[b];
+        const zc = P[z];
+        const xa1 = P[a - 1];
+        const yb1 = P[b - 1];
+        const zc1 = P[z - 1];
+        v += tC[t] * xa * yb * zc;
+        gx += tCa[t] * xa1 * yb * zc;
+        gy += tCb[t] * xa * yb1 * zc;
+        gz += tCz[t] * xa * yb * zc1;
+        const hxy = tCab[t] * xa1 * yb1 * zc;
+        const hxz = tCaz[t] * xa1 * yb * zc1;
+        const hyz = tCbz[t] * xa * yb1 * zc1;
+        hx += tCaa[t] * P[a - 2] * yb * zc * wx + hxy * wy + hxz * wz;
+        hy += hxy * wx + tCbb[t] * xa * P[b - 2] * zc * wy + hyz * wz;
+        hz += hxz * wx + hyz * wy + tCzz[t] * xa * yb * P[z - 2] * wz;
+      }
+      Yv[h] = v;
+      gY[3 * h] = gx;
+      gY[3 * h + 1] = gy;
+      gY[3 * h + 2] = gz;
+      hY[3 * h] = hx;
+      hY[3 * h + 1] = hy;
+      hY[3 * h + 2] = hz;
+      gYw[h] = gx * wx + gy * wy + gz * wz;
+    }
+  }
+
+  /**
+   * Pass 1: A (and, with v, its directional derivative dA along v) of every site, from each unordered pair once.
+   * siteA and siteDA are zeroed N * nA arrays.
+   */
+  private pass1(np: number, A: Float64Array, dA: Float64Array | null, v: Float64Array | null): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gYw } = this;
+    const dim = this.dim;
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      const j = pJ[p];
+      const r = pD[4 * p + 3];
+      const ir = 1 / r;
+      const ex = pD[4 * p] * ir;
+      const ey = pD[4 * p + 1] * ir;
+      const ez = pD[4 * p + 2] * ir;
+      const ai = i * nA;
+      const aj = j * nA;
+      if (!dA || !v) {
+        radial.evalOrder(r, 0, Rb, env);
+        for (let n = 0; n < nR; n++) {
+          const val = Rb[n];
+          A[ai + n] += val;
+          A[aj + n] += val;
+        }
+        if (nAng === 0) continue;
+        this.harmValues(ex, ey, ez);
+        let a = nR;
+        for (let n = 0; n < nAng; n++) {
+          const Rn = Rb[n];
+          for (let h = 0; h < nh; h++, a++) {
+            const val = Rn * Yv[h];
+            A[ai + a] += val;
+            A[aj + a] += sgnH[h] * val;
+          }
+        }
+        continue;
+      }
+      radial.evalOrder(r, 1, Rb, env);
+      const wx = v[j * dim] - v[i * dim];
+      const wy = v[j * dim + 1] - v[i * dim + 1];
+      const wz = dim === 3 ? v[j * dim + 2] - v[i * dim + 2] : 0;
+      const ew = ex * wx + ey * wy + ez * wz;
+      for (let n = 0; n < nR; n++) {
+        const val = Rb[n];
+        const dv = Rb[nR + n] * ew;
+        A[ai + n] += val;
+        A[aj + n] += val;
+        dA[ai + n] += dv;
+        dA[aj + n] += dv;
+      }
+      if (nAng === 0) continue;
+      this.harmGrad(ex, ey, ez);
+      const gY = this.gY;
+      for (let h = 0; h < nh; h++) gYw[h] = gY[3 * h] * wx + gY[3 * h + 1] * wy + gY[3 * h + 2] * wz;
+      let a = nR;
+      for (let n = 0; n < nAng; n++) {
+        const Rn = Rb[n];
+        const R1n = Rb[nR + n];
+        const Rir = Rn * ir;
+        for (let h = 0; h < nh; h++, a++) {
+          const y = Yv[h];
+          const val = Rn * y;
+          const dv = ew * (R1n - hl[h] * Rir) * y + Rir * gYw[h];
+          const sg = sgnH[h];
+          A[ai + a] += val;
+          A[aj + a] += sg * val;
+          dA[ai + a] += dv;
+          dA[aj + a] += sg * dv;
+        }
+      }
+    }
+  }
+
+  /** Values f_k and partials D (over supports) of every function at the site's A (and S along dA when withDir). */
   private polyDerivs(fns: CompiledFunctions, withDir: boolean): void {
     const A = this.A;
     const dA = this.dA;
@@ -318,6 +554,26 @@ export class MLIPKernel {
         const c = tCoef[t];
         const f0 = fStart[t];
         const m = fStart[t + 1] - f0;
+        if (m === 1) {
+          // linear term: value c A, partial c, no curvature
+          val += c * A[supAlpha[fSup[f0]]];
+          D[fSup[f0]] += c;
+          continue;
+        }
+        if (m === 2) {
+          const q0 = fSup[f0];
+          const q1 = fSup[f0 + 1];
+          const a0 = A[supAlpha[q0]];
+          const a1 = A[supAlpha[q1]];
+          val += c * a0 * a1;
+          D[q0] += c * a1;
+          D[q1] += c * a0;
+          if (withDir) {
+            S[q0] += c * dA[supAlpha[q1]];
+            S[q1] += c * dA[supAlpha[q0]];
+          }
+          continue;
+        }
         let prod = c;
         for (let q = 0; q < m; q++) prod *= A[supAlpha[fSup[f0 + q]]];
         val += prod;
@@ -341,88 +597,245 @@ export class MLIPKernel {
     }
   }
 
+  /**
+   * Pass 2 over the sites: energies, and the partials of the polynomials. K = 1 (dense): D overwrites siteA (and S
+   * siteDA) alpha by alpha; otherwise D (and S) go to siteD (siteS), indexed by support entry.
+   */
+  private pass2(n: number, fns: CompiledFunctions, withDir: boolean, out: KernelOutputs | null): void {
+    const nA = this.nA;
+    const K = fns.K;
+    const ns = fns.supAlpha.length;
+    const dense = K === 1;
+    const sA = this.siteA;
+    const sdA = this.siteDA;
+    const A = this.A;
+    const dA = this.dA;
+    const D = this.dLoc;
+    const S = this.sLoc;
+    const supAlpha = fns.supAlpha;
+    const energy = out?.energy;
+    const siteE = out?.siteEnergies;
+    for (let i = 0; i < n; i++) {
+      const o = i * nA;
+      for (let a = 0; a < nA; a++) A[a] = sA[o + a];
+      if (withDir) for (let a = 0; a < nA; a++) dA[a] = sdA[o + a];
+      this.polyDerivs(fns, withDir);
+      if (energy) for (let k = 0; k < K; k++) energy[k] += this.fval[k];
+      if (siteE) for (let k = 0; k < K; k++) siteE[k * n + i] = this.fval[k];
+      if (dense) {
+        sA.fill(0, o, o + nA);
+        for (let q = 0; q < ns; q++) sA[o + supAlpha[q]] += D[q];
+        if (withDir) {
+          sdA.fill(0, o, o + nA);
+          for (let q = 0; q < ns; q++) sdA[o + supAlpha[q]] += S[q];
+        }
+      } else {
+        const so = i * ns;
+        for (let q = 0; q < ns; q++) this.siteD[so + q] = D[q];
+        if (withDir) for (let q = 0; q < ns; q++) this.siteS[so + q] = S[q];
+      }
+    }
+  }
+
   /** Energies, site energies, forces and virials of the K functions (outputs accumulated into zeroed arrays). */
   evaluate(s: Structure, nl: NeighbourList, fns: CompiledFunctions, out: KernelOutputs): void {
     this.checkList(s, nl);
-    const dim = this.dim;
     const n = nl.n;
     const nA = this.nA;
+    this.growScratch(fns);
+    const np = this.collect(s, nl);
+    const A = this.site('siteA', n * nA);
+    this.pass1(np, A, null, null);
+    const needGrad = !!(out.forces || out.virial);
+    if (fns.K !== 1 && needGrad) this.site('siteD', n * fns.supAlpha.length);
+    this.pass2(n, fns, false, out);
+    if (!needGrad) return;
+    if (fns.K === 1) this.forcesDense(np, out.forces ?? null, out.virial ?? null);
+    else this.forcesGeneral(np, n, fns, out.forces ?? null, out.virial ?? null);
+  }
+
+  /** Pass 3, one polynomial: G = (sum_alpha c_alpha (R' - l R / r) Y) e + sum_h (sum_n c_nh R_n / r) grad H_h(e). */
+  private forcesDense(np: number, F: Float64Array | null, W: Float64Array | null): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gY, sh } = this;
+    const D = this.siteA;
+    const dim = this.dim;
+    const three = dim === 3;
+    let w00 = 0;
+    let w01 = 0;
+    let w02 = 0;
+    let w10 = 0;
+    let w11 = 0;
+    let w12 = 0;
+    let w20 = 0;
+    let w21 = 0;
+    let w22 = 0;
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      const j = pJ[p];
+      const dx = pD[4 * p];
+      const dy = pD[4 * p + 1];
+      const dz = pD[4 * p + 2];
+      const r = pD[4 * p + 3];
+      const ir = 1 / r;
+      const ex = dx * ir;
+      const ey = dy * ir;
+      const ez = dz * ir;
+      radial.evalOrder(r, 1, Rb, env);
+      const di = i * nA;
+      const dj = j * nA;
+      let ce = 0;
+      for (let n = 0; n < nR; n++) ce += (D[di + n] + D[dj + n]) * Rb[nR + n];
+      let gx = 0;
+      let gy = 0;
+      let gz = 0;
+      if (nAng > 0) {
+        this.harmGrad(ex, ey, ez);
+        sh.fill(0);
+        let a = nR;
+        for (let n = 0; n < nAng; n++) {
+          const Rir = Rb[n] * ir;
+          const R1n = Rb[nR + n];
+          for (let h = 0; h < nh; h++, a++) {
+            const c = D[di + a] + sgnH[h] * D[dj + a];
+            ce += c * (R1n - hl[h] * Rir) * Yv[h];
+            sh[h] += c * Rir;
+          }
+        }
+        for (let h = 0; h < nh; h++) {
+          const c = sh[h];
+          gx += c * gY[3 * h];
+          gy += c * gY[3 * h + 1];
+          gz += c * gY[3 * h + 2];
+        }
+      }
+      gx += ce * ex;
+      gy += ce * ey;
+      gz += ce * ez;
+      if (F) {
+        F[i * dim] += gx;
+        F[j * dim] -= gx;
+        F[i * dim + 1] += gy;
+        F[j * dim + 1] -= gy;
+        if (three) {
+          F[i * dim + 2] += gz;
+          F[j * dim + 2] -= gz;
+        }
+      }
+      w00 -= gx * dx;
+      w01 -= gx * dy;
+      w02 -= gx * dz;
+      w10 -= gy * dx;
+      w11 -= gy * dy;
+      w12 -= gy * dz;
+      w20 -= gz * dx;
+      w21 -= gz * dy;
+      w22 -= gz * dz;
+    }
+    if (W) {
+      if (three) {
+        W[0] += w00;
+        W[1] += w01;
+        W[2] += w02;
+        W[3] += w10;
+        W[4] += w11;
+        W[5] += w12;
+        W[6] += w20;
+        W[7] += w21;
+        W[8] += w22;
+      } else {
+        W[0] += w00;
+        W[1] += w01;
+        W[2] += w10;
+        W[3] += w11;
+      }
+    }
+  }
+
+  /** Per-alpha gradients of one pair into gA (3 per alpha); the unit vector and 1/r given. Rb holds order >= 1. */
+  private alphaGrads(ex: number, ey: number, ez: number, ir: number): void {
+    const { nR, nAng, nh, Rb, hl, Yv, gY, gA } = this;
+    for (let n = 0; n < nR; n++) {
+      const g = Rb[nR + n];
+      gA[3 * n] = g * ex;
+      gA[3 * n + 1] = g * ey;
+      gA[3 * n + 2] = g * ez;
+    }
+    if (nAng === 0) return;
+    this.harmGrad(ex, ey, ez);
+    let a = nR;
+    for (let n = 0; n < nAng; n++) {
+      const Rir = Rb[n] * ir;
+      const R1n = Rb[nR + n];
+      for (let h = 0; h < nh; h++, a++) {
+        const ce = (R1n - hl[h] * Rir) * Yv[h];
+        gA[3 * a] = ce * ex + Rir * gY[3 * h];
+        gA[3 * a + 1] = ce * ey + Rir * gY[3 * h + 1];
+        gA[3 * a + 2] = ce * ez + Rir * gY[3 * h + 2];
+      }
+    }
+  }
+
+  /** Pass 3, K functions: per-alpha gradients once per pair, contracted per function over its support. */
+  private forcesGeneral(np: number, n: number, fns: CompiledFunctions, F: Float64Array | null, W: Float64Array | null): void {
+    const { pI, pJ, pD, Rb, env, radial, sgnA, gA } = this;
+    const D = this.siteD;
+    const dim = this.dim;
+    const three = dim === 3;
     const K = fns.K;
     const N3 = n * dim;
+    const ns = fns.supAlpha.length;
     const { supStart, supAlpha } = fns;
-    const needGrad = !!(out.forces || out.virial);
-    for (let i = 0; i < n; i++) {
-      const np = this.gather(s, nl, i, fns);
-      const A = this.A;
-      A.fill(0);
-      for (let p = 0; p < np; p++) {
-        this.pairBase(p, this.pd[p * 4 + 3], false);
-        const po = p * nA;
-        for (let a = 0; a < nA; a++) A[a] += this.phi[po + a];
-      }
-      this.polyDerivs(fns, false);
-      if (out.energy) for (let k = 0; k < K; k++) out.energy[k] += this.fval[k];
-      if (out.siteEnergies) for (let k = 0; k < K; k++) out.siteEnergies[k * n + i] = this.fval[k];
-      if (!needGrad) continue;
-      const D = this.dLoc;
-      const grad = this.grad;
-      const F = out.forces;
-      const W = out.virial;
-      for (let p = 0; p < np; p++) {
-        const j = this.pj[p];
-        const go = p * nA * dim;
-        const d0 = this.pd[p * 4];
-        const d1 = this.pd[p * 4 + 1];
-        const d2 = this.pd[p * 4 + 2];
-        for (let k = 0; k < K; k++) {
-          let g0 = 0;
-          let g1 = 0;
-          let g2 = 0;
-          if (dim === 2) {
-            for (let q = supStart[k]; q < supStart[k + 1]; q++) {
-              const c = D[q];
-              const o = go + supAlpha[q] * 2;
-              g0 += c * grad[o];
-              g1 += c * grad[o + 1];
-            }
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      const j = pJ[p];
+      const dx = pD[4 * p];
+      const dy = pD[4 * p + 1];
+      const dz = pD[4 * p + 2];
+      const r = pD[4 * p + 3];
+      const ir = 1 / r;
+      radial.evalOrder(r, 1, Rb, env);
+      this.alphaGrads(dx * ir, dy * ir, dz * ir, ir);
+      const di = i * ns;
+      const dj = j * ns;
+      for (let k = 0; k < K; k++) {
+        let gx = 0;
+        let gy = 0;
+        let gz = 0;
+        for (let q = supStart[k]; q < supStart[k + 1]; q++) {
+          const al = supAlpha[q];
+          const c = D[di + q] + sgnA[al] * D[dj + q];
+          gx += c * gA[3 * al];
+          gy += c * gA[3 * al + 1];
+          gz += c * gA[3 * al + 2];
+        }
+        if (F) {
+          const fo = k * N3;
+          F[fo + i * dim] += gx;
+          F[fo + j * dim] -= gx;
+          F[fo + i * dim + 1] += gy;
+          F[fo + j * dim + 1] -= gy;
+          if (three) {
+            F[fo + i * dim + 2] += gz;
+            F[fo + j * dim + 2] -= gz;
+          }
+        }
+        if (W) {
+          const wo = k * dim * dim;
+          if (three) {
+            W[wo] -= gx * dx;
+            W[wo + 1] -= gx * dy;
+            W[wo + 2] -= gx * dz;
+            W[wo + 3] -= gy * dx;
+            W[wo + 4] -= gy * dy;
+            W[wo + 5] -= gy * dz;
+            W[wo + 6] -= gz * dx;
+            W[wo + 7] -= gz * dy;
+            W[wo + 8] -= gz * dz;
           } else {
-            for (let q = supStart[k]; q < supStart[k + 1]; q++) {
-              const c = D[q];
-              const o = go + supAlpha[q] * 3;
-              g0 += c * grad[o];
-              g1 += c * grad[o + 1];
-              g2 += c * grad[o + 2];
-            }
-          }
-          if (F) {
-            const fo = k * N3;
-            F[fo + i * dim] += g0;
-            F[fo + j * dim] -= g0;
-            F[fo + i * dim + 1] += g1;
-            F[fo + j * dim + 1] -= g1;
-            if (dim === 3) {
-              F[fo + i * dim + 2] += g2;
-              F[fo + j * dim + 2] -= g2;
-            }
-          }
-          if (W) {
-            const wo = k * dim * dim;
-            if (dim === 2) {
-              W[wo] -= g0 * d0;
-              W[wo + 1] -= g0 * d1;
-              W[wo + 2] -= g1 * d0;
-              W[wo + 3] -= g1 * d1;
-            } else {
-              W[wo] -= g0 * d0;
-              W[wo + 1] -= g0 * d1;
-              W[wo + 2] -= g0 * d2;
-              W[wo + 3] -= g1 * d0;
-              W[wo + 4] -= g1 * d1;
-              W[wo + 5] -= g1 * d2;
-              W[wo + 6] -= g2 * d0;
-              W[wo + 7] -= g2 * d1;
-              W[wo + 8] -= g2 * d2;
-            }
+            W[wo] -= gx * dx;
+            W[wo + 1] -= gx * dy;
+            W[wo + 2] -= gy * dx;
+            W[wo + 3] -= gy * dy;
           }
         }
       }
@@ -439,45 +852,194 @@ export class MLIPKernel {
     const n = nl.n;
     if (v.length !== n * dim) throw new GeometryError(`direction has length ${v.length}, expected ${n * dim}`);
     const nA = this.nA;
-    const K = fns.K;
-    const N3 = n * dim;
-    const { supStart, supAlpha } = fns;
-    const w = this.w;
-    for (let i = 0; i < n; i++) {
-      const np = this.gather(s, nl, i, fns);
-      const A = this.A;
-      const dA = this.dA;
-      A.fill(0);
-      dA.fill(0);
-      for (let p = 0; p < np; p++) {
-        const j = this.pj[p];
-        for (let a = 0; a < dim; a++) w[a] = v[j * dim + a] - v[i * dim + a];
-        this.pairBase(p, this.pd[p * 4 + 3], true);
-        const po = p * nA;
-        for (let a = 0; a < nA; a++) {
-          A[a] += this.phi[po + a];
-          let t = 0;
-          for (let b = 0; b < dim; b++) t += this.grad[(po + a) * dim + b] * w[b];
-          dA[a] += t;
+    this.growScratch(fns);
+    const np = this.collect(s, nl);
+    const A = this.site('siteA', n * nA);
+    const dA = this.site('siteDA', n * nA);
+    this.pass1(np, A, dA, v);
+    if (fns.K !== 1) {
+      this.site('siteD', n * fns.supAlpha.length);
+      this.site('siteS', n * fns.supAlpha.length);
+    }
+    this.pass2(n, fns, true, null);
+    if (fns.K === 1) this.hvpDense(np, v, out);
+    else this.hvpGeneral(np, n, fns, v, out);
+  }
+
+  /**
+   * Pass 3 of the HVP, one polynomial (c = D_i + (-1)^l D_j, cd = S_i + (-1)^l S_j, G1 = R' - l R / r,
+   * G2 = R'' - 2 l R' / r + l (l + 1) R / r^2, ew = e . w):
+   *   dG = e sum_alpha [cd G1 Y + c (ew (G2 - G1 / r) Y + (G1 / r) grad H . w)] + w sum_alpha c (G1 / r) Y
+   *        + sum_h grad H_h sum_n [cd R / r + ew c G1 / r] + sum_h (Hess H_h w) sum_n c R / r^2.
+   */
+  private hvpDense(np: number, v: Float64Array, out: Float64Array): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gY, hY, gYw, sh, bh } = this;
+    const D = this.siteA;
+    const S = this.siteDA;
+    const dim = this.dim;
+    const three = dim === 3;
+    const nR2 = 2 * nR;
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      const j = pJ[p];
+      const r = pD[4 * p + 3];
+      const ir = 1 / r;
+      const ex = pD[4 * p] * ir;
+      const ey = pD[4 * p + 1] * ir;
+      const ez = pD[4 * p + 2] * ir;
+      const wx = v[j * dim] - v[i * dim];
+      const wy = v[j * dim + 1] - v[i * dim + 1];
+      const wz = three ? v[j * dim + 2] - v[i * dim + 2] : 0;
+      const ew = ex * wx + ey * wy + ez * wz;
+      radial.evalOrder(r, 2, Rb, env);
+      const di = i * nA;
+      const dj = j * nA;
+      let ce = 0;
+      let cw = 0;
+      for (let n = 0; n < nR; n++) {
+        const c = D[di + n] + D[dj + n];
+        const cd = S[di + n] + S[dj + n];
+        const R1 = Rb[nR + n];
+        ce += cd * R1 + c * ew * (Rb[nR2 + n] - R1 * ir);
+        cw += c * R1 * ir;
+      }
+      let gx = 0;
+      let gy = 0;
+      let gz = 0;
+      if (nAng > 0) {
+        this.harmHess(ex, ey, ez, wx, wy, wz);
+        sh.fill(0);
+        bh.fill(0);
+        let a = nR;
+        for (let n = 0; n < nAng; n++) {
+          const Rn = Rb[n];
+          const R1n = Rb[nR + n];
+          const R2n = Rb[nR2 + n];
+          const Rir = Rn * ir;
+          for (let h = 0; h < nh; h++, a++) {
+            const sg = sgnH[h];
+            const c = D[di + a] + sg * D[dj + a];
+            const cd = S[di + a] + sg * S[dj + a];
+            const l = hl[h];
+            const G1 = R1n - l * Rir;
+            const G2 = R2n - 2 * l * R1n * ir + l * (l + 1) * Rir * ir;
+            const y = Yv[h];
+            const G1ir = G1 * ir;
+            ce += cd * G1 * y + c * (ew * (G2 - G1ir) * y + G1ir * gYw[h]);
+            cw += c * G1ir * y;
+            sh[h] += cd * Rir + ew * c * G1ir;
+            bh[h] += c * Rir * ir;
+          }
+        }
+        for (let h = 0; h < nh; h++) {
+          const c = sh[h];
+          const b = bh[h];
+          gx += c * gY[3 * h] + b * hY[3 * h];
+          gy += c * gY[3 * h + 1] + b * hY[3 * h + 1];
+          gz += c * gY[3 * h + 2] + b * hY[3 * h + 2];
         }
       }
-      this.polyDerivs(fns, true);
-      const D = this.dLoc;
-      const S = this.sLoc;
-      for (let p = 0; p < np; p++) {
-        const j = this.pj[p];
-        const go = p * nA * dim;
-        for (let k = 0; k < K; k++) {
-          const fo = k * N3;
-          for (let b = 0; b < dim; b++) {
-            let g = 0;
-            for (let q = supStart[k]; q < supStart[k + 1]; q++) {
-              const o = go + supAlpha[q] * dim + b;
-              g += S[q] * this.grad[o] + D[q] * this.hw[o];
-            }
-            out[fo + j * dim + b] += g;
-            out[fo + i * dim + b] -= g;
+      gx += ce * ex + cw * wx;
+      gy += ce * ey + cw * wy;
+      gz += ce * ez + cw * wz;
+      out[j * dim] += gx;
+      out[i * dim] -= gx;
+      out[j * dim + 1] += gy;
+      out[i * dim + 1] -= gy;
+      if (three) {
+        out[j * dim + 2] += gz;
+        out[i * dim + 2] -= gz;
+      }
+    }
+  }
+
+  /** Pass 3 of the HVP, K functions: per-alpha gradients and Hessian-vector products, contracted per function. */
+  private hvpGeneral(np: number, n: number, fns: CompiledFunctions, v: Float64Array, out: Float64Array): void {
+    const { pI, pJ, pD, nR, nAng, nh, Rb, env, radial, sgnA, hl, Yv, gY, hY, gYw, gA, hA } = this;
+    const D = this.siteD;
+    const S = this.siteS;
+    const dim = this.dim;
+    const three = dim === 3;
+    const K = fns.K;
+    const N3 = n * dim;
+    const ns = fns.supAlpha.length;
+    const { supStart, supAlpha } = fns;
+    const nR2 = 2 * nR;
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      const j = pJ[p];
+      const r = pD[4 * p + 3];
+      const ir = 1 / r;
+      const ex = pD[4 * p] * ir;
+      const ey = pD[4 * p + 1] * ir;
+      const ez = pD[4 * p + 2] * ir;
+      const wx = v[j * dim] - v[i * dim];
+      const wy = v[j * dim + 1] - v[i * dim + 1];
+      const wz = three ? v[j * dim + 2] - v[i * dim + 2] : 0;
+      const ew = ex * wx + ey * wy + ez * wz;
+      radial.evalOrder(r, 2, Rb, env);
+      for (let n2 = 0; n2 < nR; n2++) {
+        const R1 = Rb[nR + n2];
+        gA[3 * n2] = R1 * ex;
+        gA[3 * n2 + 1] = R1 * ey;
+        gA[3 * n2 + 2] = R1 * ez;
+        const ce = ew * (Rb[nR2 + n2] - R1 * ir);
+        const cw = R1 * ir;
+        hA[3 * n2] = ce * ex + cw * wx;
+        hA[3 * n2 + 1] = ce * ey + cw * wy;
+        hA[3 * n2 + 2] = ce * ez + cw * wz;
+      }
+      if (nAng > 0) {
+        this.harmHess(ex, ey, ez, wx, wy, wz);
+        let a = nR;
+        for (let n2 = 0; n2 < nAng; n2++) {
+          const Rn = Rb[n2];
+          const R1n = Rb[nR + n2];
+          const R2n = Rb[nR2 + n2];
+          const Rir = Rn * ir;
+          for (let h = 0; h < nh; h++, a++) {
+            const l = hl[h];
+            const G1 = R1n - l * Rir;
+            const G2 = R2n - 2 * l * R1n * ir + l * (l + 1) * Rir * ir;
+            const y = Yv[h];
+            const G1ir = G1 * ir;
+            const cg = G1 * y;
+            gA[3 * a] = cg * ex + Rir * gY[3 * h];
+            gA[3 * a + 1] = cg * ey + Rir * gY[3 * h + 1];
+            gA[3 * a + 2] = cg * ez + Rir * gY[3 * h + 2];
+            const ce = ew * (G2 - G1ir) * y + G1ir * gYw[h];
+            const cw = G1ir * y;
+            const cgr = ew * G1ir;
+            const ch = Rir * ir;
+            hA[3 * a] = ce * ex + cw * wx + cgr * gY[3 * h] + ch * hY[3 * h];
+            hA[3 * a + 1] = ce * ey + cw * wy + cgr * gY[3 * h + 1] + ch * hY[3 * h + 1];
+            hA[3 * a + 2] = ce * ez + cw * wz + cgr * gY[3 * h + 2] + ch * hY[3 * h + 2];
           }
+        }
+      }
+      const di = i * ns;
+      const dj = j * ns;
+      for (let k = 0; k < K; k++) {
+        let gx = 0;
+        let gy = 0;
+        let gz = 0;
+        for (let q = supStart[k]; q < supStart[k + 1]; q++) {
+          const al = supAlpha[q];
+          const sg = sgnA[al];
+          const c = D[di + q] + sg * D[dj + q];
+          const cd = S[di + q] + sg * S[dj + q];
+          gx += cd * gA[3 * al] + c * hA[3 * al];
+          gy += cd * gA[3 * al + 1] + c * hA[3 * al + 1];
+          gz += cd * gA[3 * al + 2] + c * hA[3 * al + 2];
+        }
+        const fo = k * N3;
+        out[fo + j * dim] += gx;
+        out[fo + i * dim] -= gx;
+        out[fo + j * dim + 1] += gy;
+        out[fo + i * dim + 1] -= gy;
+        if (three) {
+          out[fo + j * dim + 2] += gz;
+          out[fo + i * dim + 2] -= gz;
         }
       }
     }
