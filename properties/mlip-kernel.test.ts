@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { buildNeighbourList, type NeighbourList } from '../src/lattice/neighbours.ts';
 import type { Structure } from '../src/lattice/structure.ts';
 import { defaultBasisSpec, type BasisSpec } from '../src/mlip/basis.ts';
-import type { CompiledFunctions } from '../src/mlip/kernel.ts';
+import { MLIPKernel, type CompiledFunctions } from '../src/mlip/kernel.ts';
 import { BasisEvaluator, LinearMLIP } from '../src/mlip/model.ts';
 import { Rng } from '../src/util/rng.ts';
 import { ReferenceMLIPKernel } from './mlip-reference-kernel.ts';
@@ -178,6 +178,24 @@ describe('MLIP kernel: half-list kernel equals the reference (pre-rewrite) kerne
         worst = Math.max(worst, dB, dM);
         expect(dB).toBeLessThan(TOL);
         expect(dM).toBeLessThan(TOL);
+        // The model's HVP keeps per-configuration data: a second direction at the same x reuses it, moved atoms (in
+        // place, as a relaxation does) must rebuild it; and above the cache limit every product is computed afresh.
+        const hvRef = (w: Float64Array) => {
+          const o = new Float64Array(n * dim);
+          ref.hessianVector(s, nl, model.merged, w, o);
+          return o;
+        };
+        const v2 = Float64Array.from({ length: n * dim }, () => rng.normal());
+        expect(relErr(model.hessianVector(s, nl, v2), hvRef(v2), 1)).toBeLessThan(TOL);
+        for (let i = 0; i < s.positions.length; i++) s.positions[i] += 1e-3 * rng.normal();
+        expect(relErr(model.hessianVector(s, nl, v2), hvRef(v2), 1)).toBeLessThan(TOL);
+        const limit = MLIPKernel.HVP_CACHE_LIMIT;
+        try {
+          MLIPKernel.HVP_CACHE_LIMIT = 0;
+          expect(relErr(model.hessianVector(s, nl, v), hvRef(v), 1)).toBeLessThan(TOL);
+        } finally {
+          MLIPKernel.HVP_CACHE_LIMIT = limit;
+        }
         // the comparison is not vacuous: the reference produced non-zero forces and HVP
         expect(want.forces.some((x) => x !== 0) || n === 1).toBe(true);
       }),

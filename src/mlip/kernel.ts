@@ -120,6 +120,28 @@ export function halfListOf(nl: NeighbourList): HalfNeighbourList {
   return h;
 }
 
+/** See MLIPKernel.hvpData. */
+interface HvpData {
+  nl: NeighbourList;
+  fns: CompiledFunctions;
+  x: Float64Array;
+  cell: Float64Array | null;
+  np: number;
+  stride: number;
+  pI: Int32Array;
+  pJ: Int32Array;
+  pD: Float64Array;
+  pair: Float64Array;
+  A: Float64Array;
+}
+
+function sameArray(a: Float64Array | null, b: Float64Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * The evaluation kernel. Atom-base functions phi_alpha(r_ij) = R_n(r) Y_h(e), e = r_ij / r, Y_h(e) = H_h(e) the
  * harmonic polynomial at the unit vector (= H_h(r_ij) / r^l: the same functions as before, in a form whose values stay
@@ -149,12 +171,28 @@ export class MLIPKernel {
   /** R_n, R_n', R_n'' by order (nR each). */
   private readonly Rb: Float64Array;
   private readonly env = new Float64Array(3);
-  /** Harmonic tables: terms of h are hStart[h] .. hStart[h+1]; exponents and coefficient multiples per term. */
+  /**
+   * Harmonic tables. Every monomial e_x^a e_y^b e_z^c with a + b + c <= maxDegree has a slot in `mono` (slot 0 = 1, built
+   * per pair by one multiplication from its parent slot), plus a last slot holding 0. Terms of harmonic h are
+   * hStart[h] .. hStart[h+1]; term t is tC[t] times monomial tM[t], and its first and second partials are coefficient
+   * multiples (c a, c a (a-1), c a b, ...) of the lowered monomials (the 0 slot where an exponent runs out): values,
+   * gradients and Hessian-vector products are then one multiply-add per term and component, with no powers.
+   */
   private readonly hStart: Int32Array;
   private readonly hl: Float64Array;
-  private readonly tA: Int32Array;
-  private readonly tB: Int32Array;
-  private readonly tZ: Int32Array;
+  private readonly monoParent: Int32Array;
+  private readonly monoVar: Int32Array;
+  private readonly mono: Float64Array;
+  private readonly tM: Int32Array;
+  private readonly tMx: Int32Array;
+  private readonly tMy: Int32Array;
+  private readonly tMz: Int32Array;
+  private readonly tMxx: Int32Array;
+  private readonly tMyy: Int32Array;
+  private readonly tMzz: Int32Array;
+  private readonly tMxy: Int32Array;
+  private readonly tMxz: Int32Array;
+  private readonly tMyz: Int32Array;
   private readonly tC: Float64Array;
   private readonly tCa: Float64Array;
   private readonly tCb: Float64Array;
@@ -165,13 +203,19 @@ export class MLIPKernel {
   private readonly tCab: Float64Array;
   private readonly tCaz: Float64Array;
   private readonly tCbz: Float64Array;
-  /** Powers of the unit vector's components: P[S q + k + 2] = e_q^k, two leading zeros per component (k = -2, -1). */
-  private readonly P: Float64Array;
-  private readonly PS: number;
+  /** The unit vector of the current pair (read by the monomial build). */
+  private readonly eu = new Float64Array(3);
   private readonly Yv: Float64Array;
   private readonly gY: Float64Array;
   private readonly hY: Float64Array;
   private readonly gYw: Float64Array;
+  /** Full Hessians of the harmonics at e (6 per harmonic: xx, yy, zz, xy, xz, yz). */
+  private readonly hY6: Float64Array;
+  /**
+   * Largest per-configuration HVP cache, in doubles (2^24: 128 MB); larger configurations recompute per product.
+   * Writable so a test can force either path.
+   */
+  static HVP_CACHE_LIMIT = 1 << 24;
   private readonly sgnH: Float64Array;
   private readonly sgnA: Float64Array;
   /** Per-harmonic folded coefficients (K = 1 path). */
@@ -216,9 +260,51 @@ export class MLIPKernel {
     const d = hs.dim;
     this.hStart = hs.termStart;
     this.hl = Float64Array.from(hs.degree);
-    this.tA = new Int32Array(nt);
-    this.tB = new Int32Array(nt);
-    this.tZ = new Int32Array(nt);
+    // Monomials of degree <= L, in degree order; parent = the monomial with the last positive exponent lowered by one.
+    const L = hs.maxDegree;
+    const key = (a: number, b: number, c: number) => `${a},${b},${c}`;
+    const slot = new Map<string, number>();
+    const parent: number[] = [];
+    const variable: number[] = [];
+    const exps: number[][] = [];
+    for (let deg = 0; deg <= L; deg++) {
+      for (let a = deg; a >= 0; a--) {
+        for (let b = deg - a; b >= 0; b--) {
+          const c = deg - a - b;
+          slot.set(key(a, b, c), exps.length);
+          exps.push([a, b, c]);
+          if (deg === 0) {
+            parent.push(0);
+            variable.push(0);
+          } else if (c > 0) {
+            parent.push(slot.get(key(a, b, c - 1))!);
+            variable.push(2);
+          } else if (b > 0) {
+            parent.push(slot.get(key(a, b - 1, c))!);
+            variable.push(1);
+          } else {
+            parent.push(slot.get(key(a - 1, b, c))!);
+            variable.push(0);
+          }
+        }
+      }
+    }
+    const zero = exps.length;
+    this.monoParent = Int32Array.from(parent);
+    this.monoVar = Int32Array.from(variable);
+    this.mono = new Float64Array(zero + 1);
+    this.mono[0] = 1;
+    const at = (a: number, b: number, c: number) => (a < 0 || b < 0 || c < 0 ? zero : slot.get(key(a, b, c))!);
+    this.tM = new Int32Array(nt);
+    this.tMx = new Int32Array(nt);
+    this.tMy = new Int32Array(nt);
+    this.tMz = new Int32Array(nt);
+    this.tMxx = new Int32Array(nt);
+    this.tMyy = new Int32Array(nt);
+    this.tMzz = new Int32Array(nt);
+    this.tMxy = new Int32Array(nt);
+    this.tMxz = new Int32Array(nt);
+    this.tMyz = new Int32Array(nt);
     this.tC = new Float64Array(nt);
     this.tCa = new Float64Array(nt);
     this.tCb = new Float64Array(nt);
@@ -234,9 +320,16 @@ export class MLIPKernel {
       const a = hs.exps[t * d];
       const b = hs.exps[t * d + 1];
       const z = d === 3 ? hs.exps[t * d + 2] : 0;
-      this.tA[t] = a;
-      this.tB[t] = b;
-      this.tZ[t] = z;
+      this.tM[t] = at(a, b, z);
+      this.tMx[t] = at(a - 1, b, z);
+      this.tMy[t] = at(a, b - 1, z);
+      this.tMz[t] = at(a, b, z - 1);
+      this.tMxx[t] = at(a - 2, b, z);
+      this.tMyy[t] = at(a, b - 2, z);
+      this.tMzz[t] = at(a, b, z - 2);
+      this.tMxy[t] = at(a - 1, b - 1, z);
+      this.tMxz[t] = at(a - 1, b, z - 1);
+      this.tMyz[t] = at(a, b - 1, z - 1);
       this.tC[t] = c;
       this.tCa[t] = c * a;
       this.tCb[t] = c * b;
@@ -248,13 +341,12 @@ export class MLIPKernel {
       this.tCaz[t] = c * a * z;
       this.tCbz[t] = c * b * z;
     }
-    this.PS = hs.maxDegree + 3;
-    this.P = new Float64Array(3 * this.PS);
     const nh = this.nh;
     this.Yv = new Float64Array(nh);
     this.gY = new Float64Array(3 * nh);
     this.hY = new Float64Array(3 * nh);
     this.gYw = new Float64Array(nh);
+    this.hY6 = new Float64Array(6 * nh);
     this.sh = new Float64Array(nh);
     this.bh = new Float64Array(nh);
     this.sgnH = Float64Array.from(hs.degree, (l) => (l % 2 === 0 ? 1 : -1));
@@ -356,43 +448,32 @@ export class MLIPKernel {
     return np;
   }
 
-  /** Powers of the unit vector's components into P (see P). */
-  private powers(ex: number, ey: number, ez: number): void {
-    const P = this.P;
-    const S = this.PS;
-    const L = S - 3;
-    P[2] = 1;
-    P[S + 2] = 1;
-    P[2 * S + 2] = 1;
-    for (let k = 1; k <= L; k++) {
-      P[k + 2] = P[k + 1] * ex;
-      P[S + k + 2] = P[S + k + 1] * ey;
-      P[2 * S + k + 2] = P[2 * S + k + 1] * ez;
-    }
+  /** Every monomial of the unit vector's components up to the largest degree into `mono` (see hStart). */
+  private monomials(ex: number, ey: number, ez: number): void {
+    const { mono, monoParent, monoVar, eu } = this;
+    eu[0] = ex;
+    eu[1] = ey;
+    eu[2] = ez;
+    const m = mono.length - 1;
+    for (let u = 1; u < m; u++) mono[u] = mono[monoParent[u]] * eu[monoVar[u]];
   }
 
   /** Y_h(e) for every harmonic. */
   private harmValues(ex: number, ey: number, ez: number): void {
-    this.powers(ex, ey, ez);
-    const P = this.P;
-    const S = this.PS;
-    const S2 = 2 * S;
-    const { hStart, tA, tB, tZ, tC, Yv } = this;
+    this.monomials(ex, ey, ez);
+    const { hStart, tM, tC, Yv, mono } = this;
     const nh = this.nh;
     for (let h = 0; h < nh; h++) {
       let v = 0;
-      for (let t = hStart[h]; t < hStart[h + 1]; t++) v += tC[t] * P[tA[t] + 2] * P[S + tB[t] + 2] * P[S2 + tZ[t] + 2];
+      for (let t = hStart[h]; t < hStart[h + 1]; t++) v += tC[t] * mono[tM[t]];
       Yv[h] = v;
     }
   }
 
   /** Y_h(e) and grad H_h(e) (3 per harmonic). */
   private harmGrad(ex: number, ey: number, ez: number): void {
-    this.powers(ex, ey, ez);
-    const P = this.P;
-    const S = this.PS;
-    const S2 = 2 * S;
-    const { hStart, tA, tB, tZ, tC, tCa, tCb, tCz, Yv, gY } = this;
+    this.monomials(ex, ey, ez);
+    const { hStart, tM, tMx, tMy, tMz, tC, tCa, tCb, tCz, Yv, gY, mono } = this;
     const nh = this.nh;
     for (let h = 0; h < nh; h++) {
       let v = 0;
@@ -400,16 +481,10 @@ export class MLIPKernel {
       let gy = 0;
       let gz = 0;
       for (let t = hStart[h]; t < hStart[h + 1]; t++) {
-        const a = tA[t] + 2;
-        const b = S + tB[t] + 2;
-        const z = S2 + tZ[t] + 2;
-        const xa = P[a];
-        const yb = P[b];
-        const zc = P[z];
-        v += tC[t] * xa * yb * zc;
-        gx += tCa[t] * P[a - 1] * yb * zc;
-        gy += tCb[t] * xa * P[b - 1] * zc;
-        gz += tCz[t] * xa * yb * P[z - 1];
+        v += tC[t] * mono[tM[t]];
+        gx += tCa[t] * mono[tMx[t]];
+        gy += tCb[t] * mono[tMy[t]];
+        gz += tCz[t] * mono[tMz[t]];
       }
       Yv[h] = v;
       gY[3 * h] = gx;
@@ -420,11 +495,9 @@ export class MLIPKernel {
 
   /** Y_h(e), grad H_h(e), Hess H_h(e) w and grad H_h(e) . w. */
   private harmHess(ex: number, ey: number, ez: number, wx: number, wy: number, wz: number): void {
-    this.powers(ex, ey, ez);
-    const P = this.P;
-    const S = this.PS;
-    const S2 = 2 * S;
-    const { hStart, tA, tB, tZ, tC, tCa, tCb, tCz, tCaa, tCbb, tCzz, tCab, tCaz, tCbz, Yv, gY, hY, gYw } = this;
+    this.monomials(ex, ey, ez);
+    const { hStart, tM, tMx, tMy, tMz, tMxx, tMyy, tMzz, tMxy, tMxz, tMyz, mono } = this;
+    const { tC, tCa, tCb, tCz, tCaa, tCbb, tCzz, tCab, tCaz, tCbz, Yv, gY, hY, gYw } = this;
     const nh = this.nh;
     for (let h = 0; h < nh; h++) {
       let v = 0;
@@ -435,25 +508,16 @@ export class MLIPKernel {
       let hy = 0;
       let hz = 0;
       for (let t = hStart[h]; t < hStart[h + 1]; t++) {
-        const a = tA[t] + 2;
-        const b = S + tB[t] + 2;
-        const z = S2 + tZ[t] + 2;
-        const xa = P[a];
-        const yb = P[b];
-        const zc = P[z];
-        const xa1 = P[a - 1];
-        const yb1 = P[b - 1];
-        const zc1 = P[z - 1];
-        v += tC[t] * xa * yb * zc;
-        gx += tCa[t] * xa1 * yb * zc;
-        gy += tCb[t] * xa * yb1 * zc;
-        gz += tCz[t] * xa * yb * zc1;
-        const hxy = tCab[t] * xa1 * yb1 * zc;
-        const hxz = tCaz[t] * xa1 * yb * zc1;
-        const hyz = tCbz[t] * xa * yb1 * zc1;
-        hx += tCaa[t] * P[a - 2] * yb * zc * wx + hxy * wy + hxz * wz;
-        hy += hxy * wx + tCbb[t] * xa * P[b - 2] * zc * wy + hyz * wz;
-        hz += hxz * wx + hyz * wy + tCzz[t] * xa * yb * P[z - 2] * wz;
+        v += tC[t] * mono[tM[t]];
+        gx += tCa[t] * mono[tMx[t]];
+        gy += tCb[t] * mono[tMy[t]];
+        gz += tCz[t] * mono[tMz[t]];
+        const hxy = tCab[t] * mono[tMxy[t]];
+        const hxz = tCaz[t] * mono[tMxz[t]];
+        const hyz = tCbz[t] * mono[tMyz[t]];
+        hx += tCaa[t] * mono[tMxx[t]] * wx + hxy * wy + hxz * wz;
+        hy += hxy * wx + tCbb[t] * mono[tMyy[t]] * wy + hyz * wz;
+        hz += hxz * wx + hyz * wy + tCzz[t] * mono[tMzz[t]] * wz;
       }
       Yv[h] = v;
       gY[3 * h] = gx;
@@ -853,6 +917,13 @@ export class MLIPKernel {
     if (v.length !== n * dim) throw new GeometryError(`direction has length ${v.length}, expected ${n * dim}`);
     const nA = this.nA;
     this.growScratch(fns);
+    if (fns.K === 1) {
+      const hc = this.hvpData(s, nl, fns);
+      if (hc) {
+        this.hvpCached(hc, v, out);
+        return;
+      }
+    }
     const np = this.collect(s, nl);
     const A = this.site('siteA', n * nA);
     const dA = this.site('siteDA', n * nA);
@@ -864,6 +935,275 @@ export class MLIPKernel {
     this.pass2(n, fns, true, null);
     if (fns.K === 1) this.hvpDense(np, v, out);
     else this.hvpGeneral(np, n, fns, v, out);
+  }
+
+  /**
+   * Per-configuration data of the model's Hessian-vector products: the pairs, per pair R, R', R'' of every radial
+   * function and Y, grad H, Hess H (6 components) of every harmonic at the unit vector, and A of every site. They depend
+   * on the positions only, so they are computed once and kept while the positions, the cell, the list and the
+   * polynomial stay the same: Newton-Krylov's CG, Lanczos and the FIRE time-step estimate apply H to many vectors at
+   * one x, and each product is then two passes of multiply-adds without a radial or harmonic evaluation (as
+   * EAMPotential.hessianData does). Skipped (recomputed per product) above HVP_CACHE_LIMIT doubles.
+   */
+  private hc: HvpData | null = null;
+
+  private hvpData(s: Structure, nl: NeighbourList, fns: CompiledFunctions): HvpData | null {
+    const x = s.positions;
+    const old = this.hc;
+    if (old && old.nl === nl && old.fns === fns && sameArray(old.x, x) && sameArray(old.cell, s.cell)) return old;
+    this.hc = null;
+    const n = nl.n;
+    const np = this.collect(s, nl);
+    const { nA, nR, nAng, nh, radial, env, sgnH } = this;
+    const stride = 3 * nR + 10 * nh * (nAng > 0 ? 1 : 0);
+    if (np * stride + 2 * n * nA > MLIPKernel.HVP_CACHE_LIMIT) return null;
+    const reuse = old && old.pair.length >= np * stride && old.pair.length <= 2 * np * stride + 64 && old.A.length === n * nA;
+    const hc: HvpData = {
+      nl,
+      fns,
+      x: Float64Array.from(x),
+      cell: s.cell ? Float64Array.from(s.cell) : null,
+      np,
+      stride,
+      pI: this.pI.slice(0, np),
+      pJ: this.pJ.slice(0, np),
+      pD: this.pD.slice(0, 4 * np),
+      pair: reuse ? old.pair : new Float64Array(np * stride),
+      A: reuse ? old.A : new Float64Array(n * nA),
+    };
+    const { pI, pJ, pD, pair, A } = hc;
+    A.fill(0);
+    const Rb = this.Rb;
+    const { Yv, gY } = this;
+    const HH = this.hY6;
+    for (let p = 0; p < np; p++) {
+      const r = pD[4 * p + 3];
+      const ir = 1 / r;
+      radial.evalOrder(r, 2, Rb, env);
+      const o = p * stride;
+      for (let q = 0; q < 3 * nR; q++) pair[o + q] = Rb[q];
+      const ai = pI[p] * nA;
+      const aj = pJ[p] * nA;
+      for (let k = 0; k < nR; k++) {
+        A[ai + k] += Rb[k];
+        A[aj + k] += Rb[k];
+      }
+      if (nAng === 0) continue;
+      this.harmHessFull(pD[4 * p] * ir, pD[4 * p + 1] * ir, pD[4 * p + 2] * ir);
+      const oh = o + 3 * nR;
+      for (let h = 0; h < nh; h++) {
+        pair[oh + h] = Yv[h];
+        pair[oh + nh + 3 * h] = gY[3 * h];
+        pair[oh + nh + 3 * h + 1] = gY[3 * h + 1];
+        pair[oh + nh + 3 * h + 2] = gY[3 * h + 2];
+        for (let c = 0; c < 6; c++) pair[oh + 4 * nh + 6 * h + c] = HH[6 * h + c];
+      }
+      let a = nR;
+      for (let k = 0; k < nAng; k++) {
+        const Rn = Rb[k];
+        for (let h = 0; h < nh; h++, a++) {
+          const val = Rn * Yv[h];
+          A[ai + a] += val;
+          A[aj + a] += sgnH[h] * val;
+        }
+      }
+    }
+    this.hc = hc;
+    return hc;
+  }
+
+  /** Y_h(e), grad H_h(e) and the Hessian of H_h at e (xx, yy, zz, xy, xz, yz) into hY6. */
+  private harmHessFull(ex: number, ey: number, ez: number): void {
+    this.monomials(ex, ey, ez);
+    const { hStart, tM, tMx, tMy, tMz, tMxx, tMyy, tMzz, tMxy, tMxz, tMyz, mono } = this;
+    const { tC, tCa, tCb, tCz, tCaa, tCbb, tCzz, tCab, tCaz, tCbz, Yv, gY, hY6 } = this;
+    const nh = this.nh;
+    for (let h = 0; h < nh; h++) {
+      let v = 0;
+      let gx = 0;
+      let gy = 0;
+      let gz = 0;
+      let xx = 0;
+      let yy = 0;
+      let zz = 0;
+      let xy = 0;
+      let xz = 0;
+      let yz = 0;
+      for (let t = hStart[h]; t < hStart[h + 1]; t++) {
+        v += tC[t] * mono[tM[t]];
+        gx += tCa[t] * mono[tMx[t]];
+        gy += tCb[t] * mono[tMy[t]];
+        gz += tCz[t] * mono[tMz[t]];
+        xx += tCaa[t] * mono[tMxx[t]];
+        yy += tCbb[t] * mono[tMyy[t]];
+        zz += tCzz[t] * mono[tMzz[t]];
+        xy += tCab[t] * mono[tMxy[t]];
+        xz += tCaz[t] * mono[tMxz[t]];
+        yz += tCbz[t] * mono[tMyz[t]];
+      }
+      Yv[h] = v;
+      gY[3 * h] = gx;
+      gY[3 * h + 1] = gy;
+      gY[3 * h + 2] = gz;
+      hY6[6 * h] = xx;
+      hY6[6 * h + 1] = yy;
+      hY6[6 * h + 2] = zz;
+      hY6[6 * h + 3] = xy;
+      hY6[6 * h + 4] = xz;
+      hY6[6 * h + 5] = yz;
+    }
+  }
+
+  /** The model's HVP from the cached per-configuration data: the passes of hessianVector with hvpDense's contraction. */
+  private hvpCached(hc: HvpData, v: Float64Array, out: Float64Array): void {
+    const { np, stride, pI, pJ, pD, pair, fns } = hc;
+    const { nA, nR, nAng, nh, sgnH, hl, sh, bh } = this;
+    const dim = this.dim;
+    const three = dim === 3;
+    const n = hc.nl.n;
+    const nR2 = 2 * nR;
+    const oY = 3 * nR;
+    const oG = oY + nh;
+    const oH = oY + 4 * nh;
+    // pass 1': dA
+    const dA = this.site('siteDA', n * nA);
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      const j = pJ[p];
+      const ir = 1 / pD[4 * p + 3];
+      const ex = pD[4 * p] * ir;
+      const ey = pD[4 * p + 1] * ir;
+      const ez = pD[4 * p + 2] * ir;
+      const wx = v[j * dim] - v[i * dim];
+      const wy = v[j * dim + 1] - v[i * dim + 1];
+      const wz = three ? v[j * dim + 2] - v[i * dim + 2] : 0;
+      const ew = ex * wx + ey * wy + ez * wz;
+      const o = p * stride;
+      const ai = i * nA;
+      const aj = j * nA;
+      for (let k = 0; k < nR; k++) {
+        const dv = pair[o + nR + k] * ew;
+        dA[ai + k] += dv;
+        dA[aj + k] += dv;
+      }
+      if (nAng === 0) continue;
+      const gYw = this.gYw;
+      for (let h = 0; h < nh; h++) {
+        const g = o + oG + 3 * h;
+        gYw[h] = pair[g] * wx + pair[g + 1] * wy + pair[g + 2] * wz;
+      }
+      let a = nR;
+      for (let k = 0; k < nAng; k++) {
+        const Rir = pair[o + k] * ir;
+        const R1n = pair[o + nR + k];
+        for (let h = 0; h < nh; h++, a++) {
+          const dv = ew * (R1n - hl[h] * Rir) * pair[o + oY + h] + Rir * gYw[h];
+          dA[ai + a] += dv;
+          dA[aj + a] += sgnH[h] * dv;
+        }
+      }
+    }
+    // pass 2': D and S per site (dense), from the cached A
+    const D = this.site('siteD', n * nA);
+    const S = this.site('siteS', n * nA);
+    const Aloc = this.A;
+    const dAloc = this.dA;
+    const supAlpha = fns.supAlpha;
+    const ns = supAlpha.length;
+    for (let i = 0; i < n; i++) {
+      const o = i * nA;
+      for (let a = 0; a < nA; a++) {
+        Aloc[a] = hc.A[o + a];
+        dAloc[a] = dA[o + a];
+      }
+      this.polyDerivs(fns, true);
+      for (let q = 0; q < ns; q++) {
+        D[o + supAlpha[q]] += this.dLoc[q];
+        S[o + supAlpha[q]] += this.sLoc[q];
+      }
+    }
+    // pass 3'
+    const { gYw, hY, Yv } = this;
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      const j = pJ[p];
+      const ir = 1 / pD[4 * p + 3];
+      const ex = pD[4 * p] * ir;
+      const ey = pD[4 * p + 1] * ir;
+      const ez = pD[4 * p + 2] * ir;
+      const wx = v[j * dim] - v[i * dim];
+      const wy = v[j * dim + 1] - v[i * dim + 1];
+      const wz = three ? v[j * dim + 2] - v[i * dim + 2] : 0;
+      const ew = ex * wx + ey * wy + ez * wz;
+      const o = p * stride;
+      const di = i * nA;
+      const dj = j * nA;
+      let ce = 0;
+      let cw = 0;
+      for (let k = 0; k < nR; k++) {
+        const c = D[di + k] + D[dj + k];
+        const cd = S[di + k] + S[dj + k];
+        const R1 = pair[o + nR + k];
+        ce += cd * R1 + c * ew * (pair[o + nR2 + k] - R1 * ir);
+        cw += c * R1 * ir;
+      }
+      let gx = 0;
+      let gy = 0;
+      let gz = 0;
+      if (nAng > 0) {
+        for (let h = 0; h < nh; h++) {
+          const g = o + oG + 3 * h;
+          const q = o + oH + 6 * h;
+          Yv[h] = pair[o + oY + h];
+          gYw[h] = pair[g] * wx + pair[g + 1] * wy + pair[g + 2] * wz;
+          hY[3 * h] = pair[q] * wx + pair[q + 3] * wy + pair[q + 4] * wz;
+          hY[3 * h + 1] = pair[q + 3] * wx + pair[q + 1] * wy + pair[q + 5] * wz;
+          hY[3 * h + 2] = pair[q + 4] * wx + pair[q + 5] * wy + pair[q + 2] * wz;
+        }
+        sh.fill(0);
+        bh.fill(0);
+        let a = nR;
+        for (let k = 0; k < nAng; k++) {
+          const Rn = pair[o + k];
+          const R1n = pair[o + nR + k];
+          const R2n = pair[o + nR2 + k];
+          const Rir = Rn * ir;
+          for (let h = 0; h < nh; h++, a++) {
+            const sg = sgnH[h];
+            const c = D[di + a] + sg * D[dj + a];
+            const cd = S[di + a] + sg * S[dj + a];
+            const l = hl[h];
+            const G1 = R1n - l * Rir;
+            const G2 = R2n - 2 * l * R1n * ir + l * (l + 1) * Rir * ir;
+            const y = Yv[h];
+            const G1ir = G1 * ir;
+            ce += cd * G1 * y + c * (ew * (G2 - G1ir) * y + G1ir * gYw[h]);
+            cw += c * G1ir * y;
+            sh[h] += cd * Rir + ew * c * G1ir;
+            bh[h] += c * Rir * ir;
+          }
+        }
+        for (let h = 0; h < nh; h++) {
+          const c = sh[h];
+          const b = bh[h];
+          const g = o + oG + 3 * h;
+          gx += c * pair[g] + b * hY[3 * h];
+          gy += c * pair[g + 1] + b * hY[3 * h + 1];
+          gz += c * pair[g + 2] + b * hY[3 * h + 2];
+        }
+      }
+      gx += ce * ex + cw * wx;
+      gy += ce * ey + cw * wy;
+      gz += ce * ez + cw * wz;
+      out[j * dim] += gx;
+      out[i * dim] -= gx;
+      out[j * dim + 1] += gy;
+      out[i * dim + 1] -= gy;
+      if (three) {
+        out[j * dim + 2] += gz;
+        out[i * dim + 2] -= gz;
+      }
+    }
   }
 
   /**
