@@ -216,6 +216,11 @@ export class MLIPKernel {
    * Writable so a test can force either path.
    */
   static HVP_CACHE_LIMIT = 1 << 24;
+  /** Largest per-evaluation pair store of the model's energy+forces, in doubles (2^24: 128 MB); writable for tests. */
+  static EF_CACHE_LIMIT = 1 << 24;
+  /** Doubles per pair in that store: R_n, R_n' (2 nR), and Y_h, grad H_h (4 nh) when there are angular functions. */
+  private readonly efStride: number;
+  private efCache = new Float64Array(0);
   private readonly sgnH: Float64Array;
   private readonly sgnA: Float64Array;
   /** Per-harmonic folded coefficients (K = 1 path). */
@@ -347,6 +352,7 @@ export class MLIPKernel {
     this.hY = new Float64Array(3 * nh);
     this.gYw = new Float64Array(nh);
     this.hY6 = new Float64Array(6 * nh);
+    this.efStride = 2 * this.nR + (this.nAng > 0 ? 4 * nh : 0);
     this.sh = new Float64Array(nh);
     this.bh = new Float64Array(nh);
     this.sgnH = Float64Array.from(hs.degree, (l) => (l % 2 === 0 ? 1 : -1));
@@ -534,9 +540,13 @@ export class MLIPKernel {
    * Pass 1: A (and, with v, its directional derivative dA along v) of every site, from each unordered pair once.
    * siteA and siteDA are zeroed N * nA arrays.
    */
-  private pass1(np: number, A: Float64Array, dA: Float64Array | null, v: Float64Array | null): void {
+  private pass1(np: number, A: Float64Array, dA: Float64Array | null, v: Float64Array | null, cache: Float64Array | null = null): void {
     const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gYw } = this;
     const dim = this.dim;
+    if (cache) {
+      this.pass1Cached(np, A, cache);
+      return;
+    }
     for (let p = 0; p < np; p++) {
       const i = pI[p];
       const j = pJ[p];
@@ -598,6 +608,45 @@ export class MLIPKernel {
           A[aj + a] += sg * val;
           dA[ai + a] += dv;
           dA[aj + a] += sg * dv;
+        }
+      }
+    }
+  }
+
+  /**
+   * Pass 1 that also keeps, per pair, what pass 3 needs (R_n, R_n', Y_h, grad H_h: efStride doubles), so that the
+   * radial functions and harmonics are evaluated once per pair per evaluation instead of twice.
+   */
+  private pass1Cached(np: number, A: Float64Array, cache: Float64Array): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, Yv, gY } = this;
+    const stride = this.efStride;
+    const nR2 = 2 * nR;
+    for (let p = 0; p < np; p++) {
+      const r = pD[4 * p + 3];
+      const ir = 1 / r;
+      const ai = pI[p] * nA;
+      const aj = pJ[p] * nA;
+      const o = p * stride;
+      radial.evalOrder(r, 1, Rb, env);
+      for (let n = 0; n < nR2; n++) cache[o + n] = Rb[n];
+      for (let n = 0; n < nR; n++) {
+        const val = Rb[n];
+        A[ai + n] += val;
+        A[aj + n] += val;
+      }
+      if (nAng === 0) continue;
+      this.harmGrad(pD[4 * p] * ir, pD[4 * p + 1] * ir, pD[4 * p + 2] * ir);
+      const oy = o + nR2;
+      for (let h = 0; h < nh; h++) cache[oy + h] = Yv[h];
+      const og = oy + nh;
+      for (let q = 0; q < 3 * nh; q++) cache[og + q] = gY[q];
+      let a = nR;
+      for (let n = 0; n < nAng; n++) {
+        const Rn = Rb[n];
+        for (let h = 0; h < nh; h++, a++) {
+          const val = Rn * Yv[h];
+          A[ai + a] += val;
+          A[aj + a] += sgnH[h] * val;
         }
       }
     }
@@ -709,18 +758,32 @@ export class MLIPKernel {
     this.growScratch(fns);
     const np = this.collect(s, nl);
     const A = this.site('siteA', n * nA);
-    this.pass1(np, A, null, null);
     const needGrad = !!(out.forces || out.virial);
+    // The model's forces: keep pass 1's radial and harmonic derivatives for pass 3 when they fit the cache limit.
+    let cache: Float64Array | null = null;
+    if (fns.K === 1 && needGrad && np * this.efStride <= MLIPKernel.EF_CACHE_LIMIT) {
+      if (this.efCache.length < np * this.efStride) this.efCache = new Float64Array(Math.ceil(1.2 * np) * this.efStride);
+      cache = this.efCache;
+    }
+    this.pass1(np, A, null, null, cache);
     if (fns.K !== 1 && needGrad) this.site('siteD', n * fns.supAlpha.length);
     this.pass2(n, fns, false, out);
     if (!needGrad) return;
-    if (fns.K === 1) this.forcesDense(np, out.forces ?? null, out.virial ?? null);
+    if (fns.K === 1) this.forcesDense(np, out.forces ?? null, out.virial ?? null, cache);
     else this.forcesGeneral(np, n, fns, out.forces ?? null, out.virial ?? null);
   }
 
   /** Pass 3, one polynomial: G = (sum_alpha c_alpha (R' - l R / r) Y) e + sum_h (sum_n c_nh R_n / r) grad H_h(e). */
-  private forcesDense(np: number, F: Float64Array | null, W: Float64Array | null): void {
-    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gY, sh } = this;
+  private forcesDense(np: number, F: Float64Array | null, W: Float64Array | null, cache: Float64Array | null): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, env, radial, sgnH, hl, sh } = this;
+    // Radial values at rb[ro ..], harmonics at yb[yo ..] and gb[go ..]: this pair's slice of the cache, or the scratch.
+    const stride = this.efStride;
+    const rb = cache ?? this.Rb;
+    const yb = cache ?? this.Yv;
+    const gb = cache ?? this.gY;
+    let ro = 0;
+    let yo = 0;
+    let go = 0;
     const D = this.siteA;
     const dim = this.dim;
     const three = dim === 3;
@@ -744,32 +807,38 @@ export class MLIPKernel {
       const ex = dx * ir;
       const ey = dy * ir;
       const ez = dz * ir;
-      radial.evalOrder(r, 1, Rb, env);
+      if (cache) {
+        ro = p * stride;
+        yo = ro + 2 * nR;
+        go = yo + nh;
+      } else {
+        radial.evalOrder(r, 1, rb, env);
+      }
       const di = i * nA;
       const dj = j * nA;
       let ce = 0;
-      for (let n = 0; n < nR; n++) ce += (D[di + n] + D[dj + n]) * Rb[nR + n];
+      for (let n = 0; n < nR; n++) ce += (D[di + n] + D[dj + n]) * rb[ro + nR + n];
       let gx = 0;
       let gy = 0;
       let gz = 0;
       if (nAng > 0) {
-        this.harmGrad(ex, ey, ez);
+        if (!cache) this.harmGrad(ex, ey, ez);
         sh.fill(0);
         let a = nR;
         for (let n = 0; n < nAng; n++) {
-          const Rir = Rb[n] * ir;
-          const R1n = Rb[nR + n];
+          const Rir = rb[ro + n] * ir;
+          const R1n = rb[ro + nR + n];
           for (let h = 0; h < nh; h++, a++) {
             const c = D[di + a] + sgnH[h] * D[dj + a];
-            ce += c * (R1n - hl[h] * Rir) * Yv[h];
+            ce += c * (R1n - hl[h] * Rir) * yb[yo + h];
             sh[h] += c * Rir;
           }
         }
         for (let h = 0; h < nh; h++) {
           const c = sh[h];
-          gx += c * gY[3 * h];
-          gy += c * gY[3 * h + 1];
-          gz += c * gY[3 * h + 2];
+          gx += c * gb[go + 3 * h];
+          gy += c * gb[go + 3 * h + 1];
+          gz += c * gb[go + 3 * h + 2];
         }
       }
       gx += ce * ex;
