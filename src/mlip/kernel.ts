@@ -120,28 +120,6 @@ export function halfListOf(nl: NeighbourList): HalfNeighbourList {
   return h;
 }
 
-/** See MLIPKernel.hvpData. */
-interface HvpData {
-  nl: NeighbourList;
-  fns: CompiledFunctions;
-  x: Float64Array;
-  cell: Float64Array | null;
-  np: number;
-  stride: number;
-  pI: Int32Array;
-  pJ: Int32Array;
-  pD: Float64Array;
-  pair: Float64Array;
-  A: Float64Array;
-}
-
-function sameArray(a: Float64Array | null, b: Float64Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * The evaluation kernel. Atom-base functions phi_alpha(r_ij) = R_n(r) Y_h(e), e = r_ij / r, Y_h(e) = H_h(e) the
  * harmonic polynomial at the unit vector (= H_h(r_ij) / r^l: the same functions as before, in a form whose values stay
@@ -209,18 +187,6 @@ export class MLIPKernel {
   private readonly gY: Float64Array;
   private readonly hY: Float64Array;
   private readonly gYw: Float64Array;
-  /** Full Hessians of the harmonics at e (6 per harmonic: xx, yy, zz, xy, xz, yz). */
-  private readonly hY6: Float64Array;
-  /**
-   * Largest per-configuration HVP cache, in doubles (2^24: 128 MB); larger configurations recompute per product.
-   * Writable so a test can force either path.
-   */
-  static HVP_CACHE_LIMIT = 1 << 24;
-  /** Largest per-evaluation pair store of the model's energy+forces, in doubles (2^24: 128 MB); writable for tests. */
-  static EF_CACHE_LIMIT = 1 << 24;
-  /** Doubles per pair in that store: R_n, R_n' (2 nR), and Y_h, grad H_h (4 nh) when there are angular functions. */
-  private readonly efStride: number;
-  private efCache = new Float64Array(0);
   private readonly sgnH: Float64Array;
   private readonly sgnA: Float64Array;
   /** Per-harmonic folded coefficients (K = 1 path). */
@@ -351,8 +317,6 @@ export class MLIPKernel {
     this.gY = new Float64Array(3 * nh);
     this.hY = new Float64Array(3 * nh);
     this.gYw = new Float64Array(nh);
-    this.hY6 = new Float64Array(6 * nh);
-    this.efStride = 2 * this.nR + (this.nAng > 0 ? 4 * nh : 0);
     this.sh = new Float64Array(nh);
     this.bh = new Float64Array(nh);
     this.sgnH = Float64Array.from(hs.degree, (l) => (l % 2 === 0 ? 1 : -1));
@@ -540,13 +504,9 @@ export class MLIPKernel {
    * Pass 1: A (and, with v, its directional derivative dA along v) of every site, from each unordered pair once.
    * siteA and siteDA are zeroed N * nA arrays.
    */
-  private pass1(np: number, A: Float64Array, dA: Float64Array | null, v: Float64Array | null, cache: Float64Array | null = null): void {
+  private pass1(np: number, A: Float64Array, dA: Float64Array | null, v: Float64Array | null): void {
     const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gYw } = this;
     const dim = this.dim;
-    if (cache) {
-      this.pass1Cached(np, A, cache);
-      return;
-    }
     for (let p = 0; p < np; p++) {
       const i = pI[p];
       const j = pJ[p];
@@ -608,45 +568,6 @@ export class MLIPKernel {
           A[aj + a] += sg * val;
           dA[ai + a] += dv;
           dA[aj + a] += sg * dv;
-        }
-      }
-    }
-  }
-
-  /**
-   * Pass 1 that also keeps, per pair, what pass 3 needs (R_n, R_n', Y_h, grad H_h: efStride doubles), so that the
-   * radial functions and harmonics are evaluated once per pair per evaluation instead of twice.
-   */
-  private pass1Cached(np: number, A: Float64Array, cache: Float64Array): void {
-    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, Yv, gY } = this;
-    const stride = this.efStride;
-    const nR2 = 2 * nR;
-    for (let p = 0; p < np; p++) {
-      const r = pD[4 * p + 3];
-      const ir = 1 / r;
-      const ai = pI[p] * nA;
-      const aj = pJ[p] * nA;
-      const o = p * stride;
-      radial.evalOrder(r, 1, Rb, env);
-      for (let n = 0; n < nR2; n++) cache[o + n] = Rb[n];
-      for (let n = 0; n < nR; n++) {
-        const val = Rb[n];
-        A[ai + n] += val;
-        A[aj + n] += val;
-      }
-      if (nAng === 0) continue;
-      this.harmGrad(pD[4 * p] * ir, pD[4 * p + 1] * ir, pD[4 * p + 2] * ir);
-      const oy = o + nR2;
-      for (let h = 0; h < nh; h++) cache[oy + h] = Yv[h];
-      const og = oy + nh;
-      for (let q = 0; q < 3 * nh; q++) cache[og + q] = gY[q];
-      let a = nR;
-      for (let n = 0; n < nAng; n++) {
-        const Rn = Rb[n];
-        for (let h = 0; h < nh; h++, a++) {
-          const val = Rn * Yv[h];
-          A[ai + a] += val;
-          A[aj + a] += sgnH[h] * val;
         }
       }
     }
@@ -759,31 +680,17 @@ export class MLIPKernel {
     const np = this.collect(s, nl);
     const A = this.site('siteA', n * nA);
     const needGrad = !!(out.forces || out.virial);
-    // The model's forces: keep pass 1's radial and harmonic derivatives for pass 3 when they fit the cache limit.
-    let cache: Float64Array | null = null;
-    if (fns.K === 1 && needGrad && np * this.efStride <= MLIPKernel.EF_CACHE_LIMIT) {
-      if (this.efCache.length < np * this.efStride) this.efCache = new Float64Array(Math.ceil(1.2 * np) * this.efStride);
-      cache = this.efCache;
-    }
-    this.pass1(np, A, null, null, cache);
+    this.pass1(np, A, null, null);
     if (fns.K !== 1 && needGrad) this.site('siteD', n * fns.supAlpha.length);
     this.pass2(n, fns, false, out);
     if (!needGrad) return;
-    if (fns.K === 1) this.forcesDense(np, out.forces ?? null, out.virial ?? null, cache);
+    if (fns.K === 1) this.forcesDense(np, out.forces ?? null, out.virial ?? null);
     else this.forcesGeneral(np, n, fns, out.forces ?? null, out.virial ?? null);
   }
 
   /** Pass 3, one polynomial: G = (sum_alpha c_alpha (R' - l R / r) Y) e + sum_h (sum_n c_nh R_n / r) grad H_h(e). */
-  private forcesDense(np: number, F: Float64Array | null, W: Float64Array | null, cache: Float64Array | null): void {
-    const { pI, pJ, pD, nA, nR, nAng, nh, env, radial, sgnH, hl, sh } = this;
-    // Radial values at rb[ro ..], harmonics at yb[yo ..] and gb[go ..]: this pair's slice of the cache, or the scratch.
-    const stride = this.efStride;
-    const rb = cache ?? this.Rb;
-    const yb = cache ?? this.Yv;
-    const gb = cache ?? this.gY;
-    let ro = 0;
-    let yo = 0;
-    let go = 0;
+  private forcesDense(np: number, F: Float64Array | null, W: Float64Array | null): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gY, sh } = this;
     const D = this.siteA;
     const dim = this.dim;
     const three = dim === 3;
@@ -807,38 +714,32 @@ export class MLIPKernel {
       const ex = dx * ir;
       const ey = dy * ir;
       const ez = dz * ir;
-      if (cache) {
-        ro = p * stride;
-        yo = ro + 2 * nR;
-        go = yo + nh;
-      } else {
-        radial.evalOrder(r, 1, rb, env);
-      }
+      radial.evalOrder(r, 1, Rb, env);
       const di = i * nA;
       const dj = j * nA;
       let ce = 0;
-      for (let n = 0; n < nR; n++) ce += (D[di + n] + D[dj + n]) * rb[ro + nR + n];
+      for (let n = 0; n < nR; n++) ce += (D[di + n] + D[dj + n]) * Rb[nR + n];
       let gx = 0;
       let gy = 0;
       let gz = 0;
       if (nAng > 0) {
-        if (!cache) this.harmGrad(ex, ey, ez);
+        this.harmGrad(ex, ey, ez);
         sh.fill(0);
         let a = nR;
         for (let n = 0; n < nAng; n++) {
-          const Rir = rb[ro + n] * ir;
-          const R1n = rb[ro + nR + n];
+          const Rir = Rb[n] * ir;
+          const R1n = Rb[nR + n];
           for (let h = 0; h < nh; h++, a++) {
             const c = D[di + a] + sgnH[h] * D[dj + a];
-            ce += c * (R1n - hl[h] * Rir) * yb[yo + h];
+            ce += c * (R1n - hl[h] * Rir) * Yv[h];
             sh[h] += c * Rir;
           }
         }
         for (let h = 0; h < nh; h++) {
           const c = sh[h];
-          gx += c * gb[go + 3 * h];
-          gy += c * gb[go + 3 * h + 1];
-          gz += c * gb[go + 3 * h + 2];
+          gx += c * gY[3 * h];
+          gy += c * gY[3 * h + 1];
+          gz += c * gY[3 * h + 2];
         }
       }
       gx += ce * ex;
@@ -986,13 +887,6 @@ export class MLIPKernel {
     if (v.length !== n * dim) throw new GeometryError(`direction has length ${v.length}, expected ${n * dim}`);
     const nA = this.nA;
     this.growScratch(fns);
-    if (fns.K === 1) {
-      const hc = this.hvpData(s, nl, fns);
-      if (hc) {
-        this.hvpCached(hc, v, out);
-        return;
-      }
-    }
     const np = this.collect(s, nl);
     const A = this.site('siteA', n * nA);
     const dA = this.site('siteDA', n * nA);
@@ -1004,275 +898,6 @@ export class MLIPKernel {
     this.pass2(n, fns, true, null);
     if (fns.K === 1) this.hvpDense(np, v, out);
     else this.hvpGeneral(np, n, fns, v, out);
-  }
-
-  /**
-   * Per-configuration data of the model's Hessian-vector products: the pairs, per pair R, R', R'' of every radial
-   * function and Y, grad H, Hess H (6 components) of every harmonic at the unit vector, and A of every site. They depend
-   * on the positions only, so they are computed once and kept while the positions, the cell, the list and the
-   * polynomial stay the same: Newton-Krylov's CG, Lanczos and the FIRE time-step estimate apply H to many vectors at
-   * one x, and each product is then two passes of multiply-adds without a radial or harmonic evaluation (as
-   * EAMPotential.hessianData does). Skipped (recomputed per product) above HVP_CACHE_LIMIT doubles.
-   */
-  private hc: HvpData | null = null;
-
-  private hvpData(s: Structure, nl: NeighbourList, fns: CompiledFunctions): HvpData | null {
-    const x = s.positions;
-    const old = this.hc;
-    if (old && old.nl === nl && old.fns === fns && sameArray(old.x, x) && sameArray(old.cell, s.cell)) return old;
-    this.hc = null;
-    const n = nl.n;
-    const np = this.collect(s, nl);
-    const { nA, nR, nAng, nh, radial, env, sgnH } = this;
-    const stride = 3 * nR + 10 * nh * (nAng > 0 ? 1 : 0);
-    if (np * stride + 2 * n * nA > MLIPKernel.HVP_CACHE_LIMIT) return null;
-    const reuse = old && old.pair.length >= np * stride && old.pair.length <= 2 * np * stride + 64 && old.A.length === n * nA;
-    const hc: HvpData = {
-      nl,
-      fns,
-      x: Float64Array.from(x),
-      cell: s.cell ? Float64Array.from(s.cell) : null,
-      np,
-      stride,
-      pI: this.pI.slice(0, np),
-      pJ: this.pJ.slice(0, np),
-      pD: this.pD.slice(0, 4 * np),
-      pair: reuse ? old.pair : new Float64Array(np * stride),
-      A: reuse ? old.A : new Float64Array(n * nA),
-    };
-    const { pI, pJ, pD, pair, A } = hc;
-    A.fill(0);
-    const Rb = this.Rb;
-    const { Yv, gY } = this;
-    const HH = this.hY6;
-    for (let p = 0; p < np; p++) {
-      const r = pD[4 * p + 3];
-      const ir = 1 / r;
-      radial.evalOrder(r, 2, Rb, env);
-      const o = p * stride;
-      for (let q = 0; q < 3 * nR; q++) pair[o + q] = Rb[q];
-      const ai = pI[p] * nA;
-      const aj = pJ[p] * nA;
-      for (let k = 0; k < nR; k++) {
-        A[ai + k] += Rb[k];
-        A[aj + k] += Rb[k];
-      }
-      if (nAng === 0) continue;
-      this.harmHessFull(pD[4 * p] * ir, pD[4 * p + 1] * ir, pD[4 * p + 2] * ir);
-      const oh = o + 3 * nR;
-      for (let h = 0; h < nh; h++) {
-        pair[oh + h] = Yv[h];
-        pair[oh + nh + 3 * h] = gY[3 * h];
-        pair[oh + nh + 3 * h + 1] = gY[3 * h + 1];
-        pair[oh + nh + 3 * h + 2] = gY[3 * h + 2];
-        for (let c = 0; c < 6; c++) pair[oh + 4 * nh + 6 * h + c] = HH[6 * h + c];
-      }
-      let a = nR;
-      for (let k = 0; k < nAng; k++) {
-        const Rn = Rb[k];
-        for (let h = 0; h < nh; h++, a++) {
-          const val = Rn * Yv[h];
-          A[ai + a] += val;
-          A[aj + a] += sgnH[h] * val;
-        }
-      }
-    }
-    this.hc = hc;
-    return hc;
-  }
-
-  /** Y_h(e), grad H_h(e) and the Hessian of H_h at e (xx, yy, zz, xy, xz, yz) into hY6. */
-  private harmHessFull(ex: number, ey: number, ez: number): void {
-    this.monomials(ex, ey, ez);
-    const { hStart, tM, tMx, tMy, tMz, tMxx, tMyy, tMzz, tMxy, tMxz, tMyz, mono } = this;
-    const { tC, tCa, tCb, tCz, tCaa, tCbb, tCzz, tCab, tCaz, tCbz, Yv, gY, hY6 } = this;
-    const nh = this.nh;
-    for (let h = 0; h < nh; h++) {
-      let v = 0;
-      let gx = 0;
-      let gy = 0;
-      let gz = 0;
-      let xx = 0;
-      let yy = 0;
-      let zz = 0;
-      let xy = 0;
-      let xz = 0;
-      let yz = 0;
-      for (let t = hStart[h]; t < hStart[h + 1]; t++) {
-        v += tC[t] * mono[tM[t]];
-        gx += tCa[t] * mono[tMx[t]];
-        gy += tCb[t] * mono[tMy[t]];
-        gz += tCz[t] * mono[tMz[t]];
-        xx += tCaa[t] * mono[tMxx[t]];
-        yy += tCbb[t] * mono[tMyy[t]];
-        zz += tCzz[t] * mono[tMzz[t]];
-        xy += tCab[t] * mono[tMxy[t]];
-        xz += tCaz[t] * mono[tMxz[t]];
-        yz += tCbz[t] * mono[tMyz[t]];
-      }
-      Yv[h] = v;
-      gY[3 * h] = gx;
-      gY[3 * h + 1] = gy;
-      gY[3 * h + 2] = gz;
-      hY6[6 * h] = xx;
-      hY6[6 * h + 1] = yy;
-      hY6[6 * h + 2] = zz;
-      hY6[6 * h + 3] = xy;
-      hY6[6 * h + 4] = xz;
-      hY6[6 * h + 5] = yz;
-    }
-  }
-
-  /** The model's HVP from the cached per-configuration data: the passes of hessianVector with hvpDense's contraction. */
-  private hvpCached(hc: HvpData, v: Float64Array, out: Float64Array): void {
-    const { np, stride, pI, pJ, pD, pair, fns } = hc;
-    const { nA, nR, nAng, nh, sgnH, hl, sh, bh } = this;
-    const dim = this.dim;
-    const three = dim === 3;
-    const n = hc.nl.n;
-    const nR2 = 2 * nR;
-    const oY = 3 * nR;
-    const oG = oY + nh;
-    const oH = oY + 4 * nh;
-    // pass 1': dA
-    const dA = this.site('siteDA', n * nA);
-    for (let p = 0; p < np; p++) {
-      const i = pI[p];
-      const j = pJ[p];
-      const ir = 1 / pD[4 * p + 3];
-      const ex = pD[4 * p] * ir;
-      const ey = pD[4 * p + 1] * ir;
-      const ez = pD[4 * p + 2] * ir;
-      const wx = v[j * dim] - v[i * dim];
-      const wy = v[j * dim + 1] - v[i * dim + 1];
-      const wz = three ? v[j * dim + 2] - v[i * dim + 2] : 0;
-      const ew = ex * wx + ey * wy + ez * wz;
-      const o = p * stride;
-      const ai = i * nA;
-      const aj = j * nA;
-      for (let k = 0; k < nR; k++) {
-        const dv = pair[o + nR + k] * ew;
-        dA[ai + k] += dv;
-        dA[aj + k] += dv;
-      }
-      if (nAng === 0) continue;
-      const gYw = this.gYw;
-      for (let h = 0; h < nh; h++) {
-        const g = o + oG + 3 * h;
-        gYw[h] = pair[g] * wx + pair[g + 1] * wy + pair[g + 2] * wz;
-      }
-      let a = nR;
-      for (let k = 0; k < nAng; k++) {
-        const Rir = pair[o + k] * ir;
-        const R1n = pair[o + nR + k];
-        for (let h = 0; h < nh; h++, a++) {
-          const dv = ew * (R1n - hl[h] * Rir) * pair[o + oY + h] + Rir * gYw[h];
-          dA[ai + a] += dv;
-          dA[aj + a] += sgnH[h] * dv;
-        }
-      }
-    }
-    // pass 2': D and S per site (dense), from the cached A
-    const D = this.site('siteD', n * nA);
-    const S = this.site('siteS', n * nA);
-    const Aloc = this.A;
-    const dAloc = this.dA;
-    const supAlpha = fns.supAlpha;
-    const ns = supAlpha.length;
-    for (let i = 0; i < n; i++) {
-      const o = i * nA;
-      for (let a = 0; a < nA; a++) {
-        Aloc[a] = hc.A[o + a];
-        dAloc[a] = dA[o + a];
-      }
-      this.polyDerivs(fns, true);
-      for (let q = 0; q < ns; q++) {
-        D[o + supAlpha[q]] += this.dLoc[q];
-        S[o + supAlpha[q]] += this.sLoc[q];
-      }
-    }
-    // pass 3'
-    const { gYw, hY, Yv } = this;
-    for (let p = 0; p < np; p++) {
-      const i = pI[p];
-      const j = pJ[p];
-      const ir = 1 / pD[4 * p + 3];
-      const ex = pD[4 * p] * ir;
-      const ey = pD[4 * p + 1] * ir;
-      const ez = pD[4 * p + 2] * ir;
-      const wx = v[j * dim] - v[i * dim];
-      const wy = v[j * dim + 1] - v[i * dim + 1];
-      const wz = three ? v[j * dim + 2] - v[i * dim + 2] : 0;
-      const ew = ex * wx + ey * wy + ez * wz;
-      const o = p * stride;
-      const di = i * nA;
-      const dj = j * nA;
-      let ce = 0;
-      let cw = 0;
-      for (let k = 0; k < nR; k++) {
-        const c = D[di + k] + D[dj + k];
-        const cd = S[di + k] + S[dj + k];
-        const R1 = pair[o + nR + k];
-        ce += cd * R1 + c * ew * (pair[o + nR2 + k] - R1 * ir);
-        cw += c * R1 * ir;
-      }
-      let gx = 0;
-      let gy = 0;
-      let gz = 0;
-      if (nAng > 0) {
-        for (let h = 0; h < nh; h++) {
-          const g = o + oG + 3 * h;
-          const q = o + oH + 6 * h;
-          Yv[h] = pair[o + oY + h];
-          gYw[h] = pair[g] * wx + pair[g + 1] * wy + pair[g + 2] * wz;
-          hY[3 * h] = pair[q] * wx + pair[q + 3] * wy + pair[q + 4] * wz;
-          hY[3 * h + 1] = pair[q + 3] * wx + pair[q + 1] * wy + pair[q + 5] * wz;
-          hY[3 * h + 2] = pair[q + 4] * wx + pair[q + 5] * wy + pair[q + 2] * wz;
-        }
-        sh.fill(0);
-        bh.fill(0);
-        let a = nR;
-        for (let k = 0; k < nAng; k++) {
-          const Rn = pair[o + k];
-          const R1n = pair[o + nR + k];
-          const R2n = pair[o + nR2 + k];
-          const Rir = Rn * ir;
-          for (let h = 0; h < nh; h++, a++) {
-            const sg = sgnH[h];
-            const c = D[di + a] + sg * D[dj + a];
-            const cd = S[di + a] + sg * S[dj + a];
-            const l = hl[h];
-            const G1 = R1n - l * Rir;
-            const G2 = R2n - 2 * l * R1n * ir + l * (l + 1) * Rir * ir;
-            const y = Yv[h];
-            const G1ir = G1 * ir;
-            ce += cd * G1 * y + c * (ew * (G2 - G1ir) * y + G1ir * gYw[h]);
-            cw += c * G1ir * y;
-            sh[h] += cd * Rir + ew * c * G1ir;
-            bh[h] += c * Rir * ir;
-          }
-        }
-        for (let h = 0; h < nh; h++) {
-          const c = sh[h];
-          const b = bh[h];
-          const g = o + oG + 3 * h;
-          gx += c * pair[g] + b * hY[3 * h];
-          gy += c * pair[g + 1] + b * hY[3 * h + 1];
-          gz += c * pair[g + 2] + b * hY[3 * h + 2];
-        }
-      }
-      gx += ce * ex + cw * wx;
-      gy += ce * ey + cw * wy;
-      gz += ce * ez + cw * wz;
-      out[j * dim] += gx;
-      out[i * dim] -= gx;
-      out[j * dim + 1] += gy;
-      out[i * dim + 1] -= gy;
-      if (three) {
-        out[j * dim + 2] += gz;
-        out[i * dim + 2] -= gz;
-      }
-    }
   }
 
   /**
