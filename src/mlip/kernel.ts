@@ -197,6 +197,9 @@ export class MLIPKernel {
   private readonly hA: Float64Array;
   private readonly A: Float64Array;
   private readonly dA: Float64Array;
+  /** Row-local sums of pass 1 (site i of the current half-list row). */
+  private readonly accA: Float64Array;
+  private readonly accDA: Float64Array;
   private dLoc = new Float64Array(0);
   private sLoc = new Float64Array(0);
   private fval = new Float64Array(0);
@@ -325,6 +328,8 @@ export class MLIPKernel {
     this.hA = new Float64Array(3 * this.nA);
     this.A = new Float64Array(this.nA);
     this.dA = new Float64Array(this.nA);
+    this.accA = new Float64Array(this.nA);
+    this.accDA = new Float64Array(this.nA);
   }
 
   checkList(s: Structure, nl: NeighbourList): void {
@@ -505,54 +510,92 @@ export class MLIPKernel {
    * siteA and siteDA are zeroed N * nA arrays.
    */
   private pass1(np: number, A: Float64Array, dA: Float64Array | null, v: Float64Array | null): void {
-    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gYw } = this;
-    const dim = this.dim;
+    if (dA && v) this.pass1Dir(np, A, dA, v);
+    else this.pass1Values(np, A);
+  }
+
+  /**
+   * Pass 1, values only. The pairs of one half-list row share their first atom i (collect keeps the rows in order),
+   * so site i's sums are kept in a small local array and added to A once per row; only site j's are scattered.
+   */
+  private pass1Values(np: number, A: Float64Array): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, Yv } = this;
+    const acc = this.accA;
+    let ci = -1;
     for (let p = 0; p < np; p++) {
       const i = pI[p];
+      if (i !== ci) {
+        if (ci >= 0) for (let a = 0, o = ci * nA; a < nA; a++) A[o + a] += acc[a];
+        acc.fill(0);
+        ci = i;
+      }
+      const aj = pJ[p] * nA;
+      const r = pD[4 * p + 3];
+      radial.evalOrder(r, 0, Rb, env);
+      for (let n = 0; n < nR; n++) {
+        const val = Rb[n];
+        acc[n] += val;
+        A[aj + n] += val;
+      }
+      if (nAng === 0) continue;
+      const ir = 1 / r;
+      this.harmValues(pD[4 * p] * ir, pD[4 * p + 1] * ir, pD[4 * p + 2] * ir);
+      let a = nR;
+      for (let n = 0; n < nAng; n++) {
+        const Rn = Rb[n];
+        for (let h = 0; h < nh; h++, a++) {
+          const val = Rn * Yv[h];
+          acc[a] += val;
+          A[aj + a] += sgnH[h] * val;
+        }
+      }
+    }
+    if (ci >= 0) for (let a = 0, o = ci * nA; a < nA; a++) A[o + a] += acc[a];
+  }
+
+  /** Pass 1 with the directional derivative dA along v (row-local sums as in pass1Values). */
+  private pass1Dir(np: number, A: Float64Array, dA: Float64Array, v: Float64Array): void {
+    const { pI, pJ, pD, nA, nR, nAng, nh, Rb, env, radial, sgnH, hl, Yv, gY, gYw } = this;
+    const dim = this.dim;
+    const three = dim === 3;
+    const acc = this.accA;
+    const dacc = this.accDA;
+    let ci = -1;
+    for (let p = 0; p < np; p++) {
+      const i = pI[p];
+      if (i !== ci) {
+        if (ci >= 0) {
+          for (let a = 0, o = ci * nA; a < nA; a++) {
+            A[o + a] += acc[a];
+            dA[o + a] += dacc[a];
+          }
+        }
+        acc.fill(0);
+        dacc.fill(0);
+        ci = i;
+      }
       const j = pJ[p];
+      const aj = j * nA;
       const r = pD[4 * p + 3];
       const ir = 1 / r;
       const ex = pD[4 * p] * ir;
       const ey = pD[4 * p + 1] * ir;
       const ez = pD[4 * p + 2] * ir;
-      const ai = i * nA;
-      const aj = j * nA;
-      if (!dA || !v) {
-        radial.evalOrder(r, 0, Rb, env);
-        for (let n = 0; n < nR; n++) {
-          const val = Rb[n];
-          A[ai + n] += val;
-          A[aj + n] += val;
-        }
-        if (nAng === 0) continue;
-        this.harmValues(ex, ey, ez);
-        let a = nR;
-        for (let n = 0; n < nAng; n++) {
-          const Rn = Rb[n];
-          for (let h = 0; h < nh; h++, a++) {
-            const val = Rn * Yv[h];
-            A[ai + a] += val;
-            A[aj + a] += sgnH[h] * val;
-          }
-        }
-        continue;
-      }
       radial.evalOrder(r, 1, Rb, env);
       const wx = v[j * dim] - v[i * dim];
       const wy = v[j * dim + 1] - v[i * dim + 1];
-      const wz = dim === 3 ? v[j * dim + 2] - v[i * dim + 2] : 0;
+      const wz = three ? v[j * dim + 2] - v[i * dim + 2] : 0;
       const ew = ex * wx + ey * wy + ez * wz;
       for (let n = 0; n < nR; n++) {
         const val = Rb[n];
         const dv = Rb[nR + n] * ew;
-        A[ai + n] += val;
+        acc[n] += val;
         A[aj + n] += val;
-        dA[ai + n] += dv;
+        dacc[n] += dv;
         dA[aj + n] += dv;
       }
       if (nAng === 0) continue;
       this.harmGrad(ex, ey, ez);
-      const gY = this.gY;
       for (let h = 0; h < nh; h++) gYw[h] = gY[3 * h] * wx + gY[3 * h + 1] * wy + gY[3 * h + 2] * wz;
       let a = nR;
       for (let n = 0; n < nAng; n++) {
@@ -564,11 +607,17 @@ export class MLIPKernel {
           const val = Rn * y;
           const dv = ew * (R1n - hl[h] * Rir) * y + Rir * gYw[h];
           const sg = sgnH[h];
-          A[ai + a] += val;
+          acc[a] += val;
           A[aj + a] += sg * val;
-          dA[ai + a] += dv;
+          dacc[a] += dv;
           dA[aj + a] += sg * dv;
         }
+      }
+    }
+    if (ci >= 0) {
+      for (let a = 0, o = ci * nA; a < nA; a++) {
+        A[o + a] += acc[a];
+        dA[o + a] += dacc[a];
       }
     }
   }
