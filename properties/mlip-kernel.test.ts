@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { buildNeighbourList, type NeighbourList } from '../src/lattice/neighbours.ts';
 import type { Structure } from '../src/lattice/structure.ts';
 import { defaultBasisSpec, type BasisSpec } from '../src/mlip/basis.ts';
-import type { CompiledFunctions } from '../src/mlip/kernel.ts';
+import { MLIPKernel, type CompiledFunctions } from '../src/mlip/kernel.ts';
 import { BasisEvaluator, LinearMLIP } from '../src/mlip/model.ts';
 import { Rng } from '../src/util/rng.ts';
 import { ReferenceMLIPKernel } from './mlip-reference-kernel.ts';
@@ -187,8 +187,8 @@ describe('MLIP kernel: half-list kernel equals the reference (pre-rewrite) kerne
         const tol = kind.startsWith('cell-narrow') ? TOL_NARROW : TOL;
         expect(dB).toBeLessThan(tol);
         expect(dM).toBeLessThan(tol);
-        // Repeated calls reuse the kernel's work arrays: a second direction, then atoms moved in place (as a
-        // relaxation moves them), must give the reference's numbers again.
+        // The model's HVP keeps per-configuration data: a second direction at the same x reuses it, atoms moved in
+        // place (as a relaxation moves them) must rebuild it.
         const hvRef = (w: Float64Array) => {
           const o = new Float64Array(n * dim);
           ref.hessianVector(s, nl, model.merged, w, o);
@@ -202,6 +202,14 @@ describe('MLIP kernel: half-list kernel equals the reference (pre-rewrite) kerne
         check(relErr(model.hessianVector(s, nl, v2), hvRef(v2), 1));
         for (let i = 0; i < s.positions.length; i++) s.positions[i] += 1e-3 * rng.normal();
         check(relErr(model.hessianVector(s, nl, v2), hvRef(v2), 1));
+        // Above the HVP data limit every product is computed afresh (the path of large configurations).
+        const limit = MLIPKernel.HVP_CACHE_LIMIT;
+        try {
+          MLIPKernel.HVP_CACHE_LIMIT = 0;
+          check(relErr(model.hessianVector(s, nl, v), hvRef(v), 1));
+        } finally {
+          MLIPKernel.HVP_CACHE_LIMIT = limit;
+        }
         const fRef = { forces: new Float64Array(n * dim), virial: new Float64Array(dim * dim) };
         ref.evaluate(s, nl, model.merged, fRef);
         const r2 = model.evaluate(s, nl);
