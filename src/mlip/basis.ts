@@ -198,6 +198,65 @@ export class ChebyshevRadial {
     env[1] = (-p * up2 * u) / rc;
     env[2] = (p * (p - 1) * up2) / (rc * rc);
   }
+  /**
+   * R_n (order 0), R_n and R_n' (order 1) or R_n, R_n', R_n'' (order 2) into out[n], out[m + n], out[2m + n] (m = count):
+   * the same recurrences as eval(), laid out by order so the kernel's loops over n read contiguous values, and
+   * derivatives computed only where a pass needs them. r must be below the cutoff.
+   */
+  evalOrder(r: number, order: 0 | 1 | 2, out: Float64Array, env: Float64Array): void {
+    const m = this.count;
+    this.envelope(r, env);
+    const s = this.s;
+    const x = s * (r - this.spec.rmin) - 1;
+    const e0 = env[0];
+    if (order === 0) {
+      let t0 = 1;
+      let t1 = x;
+      if (m > 0) out[0] = e0;
+      if (m > 1) out[1] = x * e0;
+      for (let n = 2; n < m; n++) {
+        const t = 2 * x * t1 - t0;
+        t0 = t1;
+        t1 = t;
+        out[n] = t * e0;
+      }
+      return;
+    }
+    const e1 = env[1];
+    const e2 = env[2];
+    // T_0 = 1, T_1 = x (derivatives 0 and 1), then the three-term recurrences.
+    if (m > 0) {
+      out[0] = e0;
+      out[m] = e1;
+      if (order === 2) out[2 * m] = e2;
+    }
+    if (m > 1) {
+      out[1] = x * e0;
+      out[m + 1] = s * e0 + x * e1;
+      if (order === 2) out[2 * m + 1] = 2 * s * e1 + x * e2;
+    }
+    let t0 = 1;
+    let d0 = 0;
+    let dd0 = 0;
+    let t1 = x;
+    let d1 = 1;
+    let dd1 = 0;
+    const ss = s * s;
+    for (let n = 2; n < m; n++) {
+      const t = 2 * x * t1 - t0;
+      const d = 2 * t1 + 2 * x * d1 - d0;
+      const dd = 4 * d1 + 2 * x * dd1 - dd0;
+      t0 = t1;
+      d0 = d1;
+      dd0 = dd1;
+      t1 = t;
+      d1 = d;
+      dd1 = dd;
+      out[n] = t * e0;
+      out[m + n] = d * s * e0 + t * e1;
+      if (order === 2) out[2 * m + n] = dd * ss * e0 + 2 * d * s * e1 + t * e2;
+    }
+  }
   /** Writes R_n, R_n', R_n'' at out[3n .. 3n+2]; env is 3-long scratch. */
   eval(r: number, out: Float64Array, env: Float64Array): void {
     const m = this.count;

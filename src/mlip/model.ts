@@ -68,7 +68,8 @@ export class LinearMLIP implements SitePotential {
   readonly basis: Basis;
   readonly coefficients: Float64Array;
   private readonly kernel: MLIPKernel;
-  private readonly merged: CompiledFunctions;
+  /** sum_k c_k B_k as one compiled polynomial (what the kernel evaluates; read by the reference-kernel tests). */
+  readonly merged: CompiledFunctions;
   private evaluator: BasisEvaluator | null = null;
 
   constructor(
