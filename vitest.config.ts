@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Generated (property-based) suites live in properties/, unit tests beside them as *.test.ts.
@@ -7,6 +8,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Vitest's default is one worker fewer than the cores (for its own main thread, which only collects results): on
+    // a 2-core CI machine that ran the suite file by file on one core. Every core runs a test file.
+    maxWorkers: Math.max(availableParallelism(), 1),
     // FC_SEED / FC_PATH replay a printed fast-check counterexample (properties/setup.ts).
     setupFiles: ['properties/setup.ts'],
   },
