@@ -49,6 +49,18 @@ export interface HalfNeighbourList {
 }
 
 /**
+ * Whether entry p of atom i's row of a full list is the one a half list keeps of its unordered pair: j > i, and of an
+ * atom's own image pair {t, -t}, the one with t lexicographically positive (never the zero shift of i itself).
+ */
+export function keepsHalfEntry(nl: Pick<NeighbourList, 'index' | 'shift' | 'dim'>, i: number, p: number): boolean {
+  const j = nl.index[p];
+  if (j !== i) return j > i;
+  const d = nl.dim;
+  for (let a = 0; a < d; a++) if (nl.shift[p * d + a] !== 0) return nl.shift[p * d + a] > 0;
+  return false;
+}
+
+/**
  * Site coordinates X (3 per site, z = 0 in 2D) of a half list for positions x: X_e = x_atom[e] + t_code[e]. Written
  * into `out` when it is long enough (kernels keep one buffer), else a new array.
  */

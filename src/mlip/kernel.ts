@@ -1,4 +1,4 @@
-import type { NeighbourList } from '../lattice/neighbours.ts';
+import { keepsHalfEntry, type NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
 import { GeometryError } from '../util/errors.ts';
 import { ChebyshevRadial, type Basis, type BasisFunctionDef } from './basis.ts';
@@ -100,12 +100,7 @@ export function halfListOf(nl: NeighbourList): MlipHalfList {
   const { offsets, index, shift } = nl;
   const n = nl.n;
   const d = nl.dim;
-  const keep = (i: number, p: number): boolean => {
-    const j = index[p];
-    if (j !== i) return j > i;
-    for (let a = 0; a < d; a++) if (shift[p * d + a] !== 0) return shift[p * d + a] > 0;
-    return false;
-  };
+  const keep = (i: number, p: number): boolean => keepsHalfEntry(nl, i, p);
   let m = 0;
   for (let i = 0; i < n; i++) for (let p = offsets[i]; p < offsets[i + 1]; p++) if (keep(i, p)) m++;
   const off = new Int32Array(n + 1);

@@ -1,5 +1,5 @@
 import { HP, type HPDecimal as Decimal } from '../util/decimal.ts';
-import { siteCoordinates, type HalfNeighbourList, type NeighbourList } from '../lattice/neighbours.ts';
+import { keepsHalfEntry, siteCoordinates, type HalfNeighbourList, type NeighbourList } from '../lattice/neighbours.ts';
 import { atomCount, type Structure } from '../lattice/structure.ts';
 import { GeometryError, ParameterError } from '../util/errors.ts';
 import { NeumaierSum } from '../util/sum.ts';
@@ -95,12 +95,7 @@ export class EAMPotential implements SitePotential {
       for (let a = 0; a < d; a++) if (shift[p * d + a] !== 0) return true;
       return false;
     };
-    const keep = (i: number, p: number): boolean => {
-      const j = index[p];
-      if (j !== i) return j > i;
-      for (let a = 0; a < d; a++) if (shift[p * d + a] !== 0) return shift[p * d + a] > 0;
-      return false;
-    };
+    const keep = (i: number, p: number): boolean => keepsHalfEntry(nl, i, p);
     let m = 0;
     let g = 0;
     for (let i = 0; i < n; i++)
