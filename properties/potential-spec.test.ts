@@ -137,6 +137,15 @@ describe('potential spec parsing', () => {
     expect(((e2 as ParameterError).details.violations as string[]).join('\n')).toMatch(/give radius in its length unit/);
     const ok = await resolveConfig({ studies: [{ study: 'training-size', options: { potential: 'eam:Cu_u3.eam', sizes: [8, 9, 10], refSize: 12 } }] }, 'test');
     expect(ok.studies[0].options.regime).toBe('linear'); // no reduced-unit prior to correct
+    // The same defaults as the CLI's (trainingSizeExternalDefaults), under what the config sets itself.
+    expect(ok.studies[0].options.rattled).toBe(2);
+    expect(ok.studies[0].options.relaxTimeLimit).toBe(1800);
+    const own = await resolveConfig({ studies: [{ study: 'training-size', options: { potential: 'eam:Cu_u3.eam', sizes: [8, 9, 10], refSize: 12, rattled: 0, priorPotential: 'eam-fcc' } }] }, 'test');
+    expect(own.studies[0].options.rattled).toBe(0);
+    expect(own.studies[0].options.regime).toBe('delta');
+    const builtin = await resolveConfig({ studies: [{ study: 'training-size', options: {} }] }, 'test');
+    expect(builtin.studies[0].options.rattled).toBe(0);
+    expect(builtin.studies[0].options.relaxTimeLimit).toBeUndefined();
   });
 });
 

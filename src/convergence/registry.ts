@@ -39,6 +39,11 @@ export interface StudyDefinition {
   optionsSchema: Record<string, unknown>;
   /** The options used for keys a configuration leaves out, per mode. Must validate against optionsSchema. */
   defaults(mode: StudyMode): Record<string, unknown>;
+  /**
+   * Optional: defaults that differ for a potential that is not a reduced-unit built-in (files, engines, models), given
+   * the options a user set; they sit between defaults(mode) and the user's options, in the CLI and in report configs.
+   */
+  externalDefaults?(given: Record<string, unknown>): Record<string, unknown>;
   /** Run with options already validated and merged over defaults(mode). One StudyResult per label (e.g. per
    * observation set for training-size). Throws typed MlipVerifyErrors on failure (never returns a fake pass). */
   run(options: Record<string, unknown>, ctx: StudyContext): Promise<StudyResult[]>;

@@ -57,6 +57,22 @@ import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts
  * comparison) with too few points left is 'assumption fails', never a pass or a fail.
  */
 
+/**
+ * Defaults for a potential that is not a reduced-unit built-in (a file, an engine, a model), used by the CLI and by
+ * report configs alike:
+ * - regime 'linear': the delta regime corrects a reduced-unit built-in prior, and such a potential has none (unless a
+ *   prior is named);
+ * - two rattled copies of each defect cell: without them the level-2 E+F MLIPs of eam:Cu_u3.eam were saddles at the
+ *   reference minimum (gamma^H -0.51 / -0.23 / -0.18 at R_dom 10.845 / 14.46 / 18.075 A, reference +0.118), so the
+ *   study could only say 'assumption fails'; with them all three are strongly stable (gamma^H / gamma 0.70, 0.64, 0.71);
+ * - a relaxation time limit of 1800 s: 3D balls at the quick preset hold ~10^4 atoms, and one MLIP relaxation there
+ *   takes minutes on 2 cores (the 60 s default stopped eam:Cu_u3.eam's R_dom 25.56 after 17 iterations). The limit is
+ *   a safeguard only: the stability test stops unstable models first.
+ */
+export function trainingSizeExternalDefaults(priorNamed: boolean): { regime?: TrainingSizeRegime; rattled: number; relaxTimeLimit: number } {
+  return { ...(priorNamed ? {} : { regime: 'linear' as const }), rattled: 2, relaxTimeLimit: 1800 };
+}
+
 /** Points (where the theory's assumption holds) a rate needs; fitRate's own minimum. */
 const MIN_POINTS = 3;
 
@@ -765,6 +781,7 @@ export const definition: StudyDefinition = {
     if (mode === 'thorough') return { ...base, sizes: [7, 8.5, 10.5, 13, 16, 20], refSize: 28 };
     return { ...base, sizes: [7, 8, 9.2, 10.6, 12.2, 14], refSize: 16 };
   },
+  externalDefaults: (given) => trainingSizeExternalDefaults(given.priorPotential !== undefined),
   async run(options, ctx: StudyContext) {
     const runTasks = ctx.runTasks as TrainingSizeRunOptions['runTasks'];
     return runOnPotential(options as StudyPotentialOptions, (s) => trainingSizeStudy({ ...(options as unknown as TrainingSizeStudyOptions), ...s, progress: ctx.progress, runTasks }));

@@ -16,12 +16,6 @@ export const LENGTH_OPTIONS: Record<StudyName, readonly string[]> = {
   'worst-case': ['sizes', 'refSize'],
 };
 
-/** Defaults that differ for a potential that is not a built-in: there is no reduced-unit prior to correct. */
-function specDefaults(study: StudyName, given: Record<string, unknown>): Record<string, unknown> {
-  if (study === 'training-size' && given.regime === undefined && given.priorPotential === undefined) return { regime: 'linear' };
-  return {};
-}
-
 /** ajv's "must match pattern" on a potential says nothing a user can act on: name the spec's problem and the forms. */
 function specMessages(errors: string[], value: Record<string, unknown>): string[] {
   return errors.map((e) => {
@@ -164,7 +158,7 @@ export async function resolveConfig(data: unknown, what: string, modeOverride?: 
         continue;
       }
     }
-    const merged = { ...def.defaults(mode), ...(isBuiltinSpec(spec) ? {} : specDefaults(def.name, given)), ...given };
+    const merged = { ...def.defaults(mode), ...(isBuiltinSpec(spec) ? {} : (def.externalDefaults?.(given) ?? {})), ...given };
     // The defaults are the study author's; if they do not validate the bug is theirs, but it must still stop the run.
     const bad = errs(`/studies/${i}/options`, merged);
     violations.push(...bad.map((e) => `${e} (after merging the '${mode}' defaults of study ${def.name})`));

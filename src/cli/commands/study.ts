@@ -247,7 +247,7 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
       'the smallest R_dom is >= 30x the floor, otherwise the verdict is "at floor" and the bound itself is checked.',
     ].join('\n'),
     async run(p, progress) {
-      const { trainingSizeStudy, definition } = await import('../../convergence/training-size-study.ts');
+      const { trainingSizeStudy, trainingSizeExternalDefaults, definition } = await import('../../convergence/training-size-study.ts');
       const { OBSERVATION_SETS } = await import('../../fit/types.ts');
       const mode = choice(p, 'mode', ['quick', 'default', 'thorough'] as const, 'default');
       const dflt = definition.defaults(mode) as {
@@ -285,8 +285,10 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
         const { loadTrainer, parseTrainerSpec } = await import('../../engines/trainer-plugin.ts');
         trainer = await loadTrainer(parseTrainerSpec(trainerSpec, flagString(p, 'trainer-engine')));
       }
-      return onPotential(p, progress, (s) =>
-        trainingSizeStudy({
+      return onPotential(p, progress, (s) => {
+        // Files, engines and models: trainingSizeExternalDefaults (the same as in report configs).
+        const ext: Partial<ReturnType<typeof trainingSizeExternalDefaults>> = s.builtin ? {} : trainingSizeExternalDefaults(flagString(p, 'prior-potential') !== undefined);
+        return trainingSizeStudy({
           trainer,
           pot: s.pot,
           potential: s.potential,
@@ -296,35 +298,27 @@ export const SUBCOMMANDS: Record<string, StudySubcommand> = {
           refSize: sizeFlag(p, 'ref-size', s, dflt.refSize),
           checkRefSize: flagNumber(p, 'check-ref-size'),
           observationSets: list('sets', OBSERVATION_SETS),
-          // The delta regime corrects a reduced-unit built-in prior; a file or engine potential has none: linear.
-          regime: choice(p, 'regime', ['delta', 'linear'] as const, s.builtin || flagString(p, 'prior-potential') ? 'delta' : 'linear'),
+          regime: choice(p, 'regime', ['delta', 'linear'] as const, ext.regime ?? 'delta'),
           priorPotential: flagString(p, 'prior-potential') === undefined ? undefined : choice(p, 'prior-potential', potentialNames(), s.potential),
           priorParams: keyValues('prior-params') ?? dflt.priorParams,
           basisLevel: flagNumber(p, 'level', dflt.basisLevel),
           lambda: flagNumber(p, 'lambda'),
           kindWeights: { ...dflt.kindWeights, ...keyValues('weights', ['E', 'F', 'V', 'FC']) },
           normalisation: choice(p, 'normalisation', ['per-config', 'per-row'] as const, 'per-config'),
-          // File and engine potentials: two rattled copies of each defect cell by default. Without them the level-2
-          // E+F MLIPs of eam:Cu_u3.eam were saddles at the reference minimum (gamma^H -0.51 / -0.23 / -0.18 at R_dom
-          // 10.845 / 14.46 / 18.075 A, reference +0.118), so the study could only say 'assumption fails'; with them
-          // all three are strongly stable (gamma^H / gamma 0.70, 0.64, 0.71).
-          rattled: flagNumber(p, 'rattled', s.builtin ? dflt.rattled : Math.max(dflt.rattled, 2)),
+          rattled: flagNumber(p, 'rattled', ext.rattled ?? dflt.rattled),
           rattleAmplitude: flagNumber(p, 'amplitude'),
           seed: flagNumber(p, 'seed'),
           excludeRoles: list('exclude-roles', ['defect-relaxed', 'defect-rattled', 'strained-perfect', 'perfect'] as const),
           perfectCells: choice(p, 'perfect-cells', ['always', 'by-kind'] as const, 'always'),
           floorSeparation: flagNumber(p, 'floor-separation'),
           floorFactor: flagNumber(p, 'floor-factor'),
-          // 3D balls of a file or engine potential hold ~10^4 atoms at the quick preset: one MLIP relaxation there takes
-          // minutes on 2 cores (eam:Cu_u3.eam --mode quick: the 60 s default stopped R_dom 25.56 after 17 iterations).
-          // The limit is a safeguard against wandering relaxations, which the stability pre-check now stops first.
-          relaxTimeLimit: flagNumber(p, 'relax-time-limit', s.builtin ? undefined : 1800),
+          relaxTimeLimit: flagNumber(p, 'relax-time-limit', ext.relaxTimeLimit),
           relaxMaxIterations: flagNumber(p, 'relax-max-iterations'),
           solver: choice<SolverName>(p, 'solver', SOLVER_NAMES, 'auto'),
           tol: flagNumber(p, 'tol', 1e-10),
           progress,
-        }),
-      );
+        });
+      });
     },
   },
   'worst-case': {
