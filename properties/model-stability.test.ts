@@ -15,6 +15,10 @@
  *   assumption holds. A deep one (depth 4-8) keeps the Hessian at ū strongly stable, so the model is relaxed, but the
  *   atom falls into the vacancy (~0.8 r0), from the lattice and again from ū: the point records the jump, and the
  *   fit says 'assumption fails', never pass or fail.
+ * - a mode that lives only far from the defect: the reference plus a narrow Gaussian bump (height 1-4, width 0.1 r0)
+ *   centred on one atom at ~0.74 R_ref. The test in the relaxation's whole ball (the default) finds its descent
+ *   direction and the point is not relaxed; a ball of R_ref/2 is blind to it (gamma^H there is the reference's), which
+ *   is why R_ref is the default.
  */
 import fc from 'fast-check';
 import { CholeskyDecomposition, EigenvalueDecomposition, inverse, Matrix } from 'ml-matrix';
@@ -222,6 +226,39 @@ describe('basin check of the training-size study (a constructed model whose mini
         expect(r.verdict, label).toBe('assumption fails');
       }),
       { numRuns: runs(3), seed: 78, endOnFailure: true },
+    );
+  }, timeout(90_000));
+});
+
+describe('a mode far from the defect (a narrow bump on one atom at ~0.74 R_ref)', () => {
+  const V = makePotential('eam-2d', {});
+  it('the default test, in the relaxation\'s whole ball, flags it; the half ball cannot see it', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.double({ min: 1, max: 4, noNaN: true }), async (H) => {
+        clearPipelineCaches();
+        const ref = referenceStep({ pot: V, potential: 'eam-2d', defect: 'vacancy', refSize: 10 });
+        const r0 = ref.lattice.r0;
+        const x = ref.relaxation.result.structure.positions;
+        let best = 0;
+        const d2 = (i: number) => (x[2 * i] - 7.5 * r0) ** 2 + x[2 * i + 1] ** 2;
+        for (let i = 1; i < x.length / 2; i++) if (d2(i) < d2(best)) best = i;
+        // gaussianWell with a negative depth is a bump: zero force at its centre, curvature -H / sig^2 there.
+        const model = perturb(V, gaussianWell([x[2 * best], x[2 * best + 1]], -H, 0.1 * r0), 1);
+        const half = modelStabilityAt(ref, model, { radius: 5 });
+        const label = `height ${H}: half ball ${stabilityEvidence(half)}`;
+        expect(half.verdict, label).toBe('strongly stable');
+        expect(half.ratio, label).toBeCloseTo(1, 6); // the bump is outside it: the reference's own gamma
+        const trainer: Trainer = { name: 'constructed-bump', train: async () => ({ potential: model, report: {} }) };
+        const [r] = await trainingSizeStudy({ pot: V, potential: 'eam-2d', defect: 'vacancy', refSize: 10, sizes: [7], observationSets: ['E+F'], trainer, rattled: 0 });
+        const a = r.points[0].assumption!;
+        expect(a.holds, `${label}; whole: ${a.evidence}`).toBe(false);
+        expect(a.stability!.ballRadius).toBe(10);
+        expect(a.stability!.verdict, a.evidence).toBe('unstable');
+        expect(a.stability!.gamma, a.evidence).toBeLessThan(0);
+        expect(r.points[0].info.relaxSkipped, a.evidence).toMatch(/not strongly stable/);
+        for (const f of r.fits) expect(f.verdict, a.evidence).toBe('assumption fails');
+      }),
+      { numRuns: runs(3), seed: 79, endOnFailure: true },
     );
   }, timeout(90_000));
 });

@@ -49,7 +49,7 @@ import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts
  * R_dom; an E-only MLIP that could not be relaxed gives no answer there, and the hypothesis is then not observed).
  *
  * The theory's assumption is checked at every point, never assumed (src/convergence/model-stability.ts): before an
- * MLIP is relaxed, the lowest curvature of its Hessian at the reference minimum ū is measured (Lanczos, ball R_ref/2);
+ * MLIP is relaxed, the lowest curvature of its Hessian at the reference minimum ū is measured (Lanczos, in the relaxation's ball R_ref);
  * if it is not strongly stable the point is not relaxed and records 'assumption fails' with gamma^H against the
  * reference's gamma (E-only MLIPs: negative, so their relaxations used to wander for 300-1200 iterations to a
  * solver-path-dependent configuration). A relaxation that ends more than basinFraction r0 from ū is relaxed again from ū;
@@ -130,7 +130,7 @@ export interface TrainingSizeStudyOptions {
   relaxMaxIterations?: number;
   /**
    * The theory's hypothesis, checked per point (src/convergence/model-stability.ts): radius of the ball around the
-   * defect where the MLIP's lowest curvature at ū is measured (default refSize / 2), Lanczos steps (default 20), margin
+   * defect where the MLIP's lowest curvature at ū is measured (default refSize, the relaxation's ball), Lanczos steps (default 20), margin
    * on gamma/mu (default 1e-3), and the basin-change threshold as a fraction of r0 (default 0.25).
    */
   stabilityRadius?: number;
@@ -496,7 +496,7 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
         "the MLIP's Hessian at the reference minimum is strongly stable (Lanczos on (H, L): gamma/mu >= margin, the test " +
         "P1 and P2 apply to the reference), checked before relaxing; and the relaxed MLIP minimum stays within " +
         `${basinFraction} r0 of the reference minimum at every atom (else relaxed again from the reference minimum)`,
-      ballRadius: o.stabilityRadius ?? o.refSize / 2,
+      ballRadius: o.stabilityRadius ?? o.refSize,
       lanczosSteps: o.stabilitySteps ?? MODEL_STABILITY_STEPS,
       margin: o.stabilityMargin ?? STABILITY_MARGIN,
       basinFraction,
@@ -524,7 +524,7 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     const s = points.find((p) => p.assumption?.stability)?.assumption?.stability;
     const head =
       `theory's assumption (the MLIP strongly stable at the reference minimum ū, its minimum in ū's basin; ball R = ` +
-      `${o.stabilityRadius ?? o.refSize / 2}, ${o.stabilitySteps ?? MODEL_STABILITY_STEPS} Lanczos steps, margin ` +
+      `${o.stabilityRadius ?? o.refSize}, ${o.stabilitySteps ?? MODEL_STABILITY_STEPS} Lanczos steps, margin ` +
       `${o.stabilityMargin ?? STABILITY_MARGIN} on gamma/mu, basin ${basinFraction} r0): holds at ${ok.length} of ${points.length} R_dom` +
       (s ? `; reference gamma at ū ${s.gammaReference.toExponential(3)} (${s.referenceVerdict}), MLIP/reference gamma ratios ${ratios.map((v) => v.toFixed(2)).join(', ')}` : '');
     const bad = points.filter((p) => p.assumption?.holds === false).map((p) => `R_dom ${p.x.toPrecision(4)}: ${p.assumption!.evidence}`);
