@@ -255,7 +255,7 @@ describe('a mode far from the defect (a narrow bump on one atom at ~0.74 R_ref)'
         expect(a.stability!.ballRadius).toBe(10);
         expect(a.stability!.verdict, a.evidence).toBe('unstable');
         expect(a.stability!.gamma, a.evidence).toBeLessThan(0);
-        expect(r.points[0].info.relaxSkipped, a.evidence).toMatch(/not strongly stable/);
+        expect(r.points[0].info?.relaxSkipped, a.evidence).toMatch(/not strongly stable/);
         for (const f of r.fits) expect(f.verdict, a.evidence).toBe('assumption fails');
       }),
       { numRuns: runs(3), seed: 79, endOnFailure: true },

@@ -5,8 +5,8 @@
  *
  *   npx tsx src/engines/ase/overhead.ts [calls at 500 atoms, default 20] [calls at 5000, default 5]
  *
- * Runs a do-nothing calculator (zero energy, forces and stress: the pure overhead) and ASE's Lennard-Jones (a real,
- * vectorised calculator) on fcc cells of 500 and 5000 atoms. Prints the load average: timings are meaningless without it.
+ * Runs a do-nothing calculator (zero energy, forces and stress: the pure overhead), ASE's Lennard-Jones (a real,
+ * vectorised calculator) and ASE's EMT (a per-atom Python loop) on fcc cells of 500 and 5000 atoms. Prints the load average: timings are meaningless without it.
  */
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     const s = fcc(reps as [number, number, number]);
     rows.push(await measureOverhead(nullCalc, {}, 3, s, calls));
     rows.push(await measureOverhead('ase.calculators.lj:LennardJones', { sigma: 2.3, epsilon: 0.4, rc: 5.0 }, undefined, s, calls));
+    // EMT (ASE's pure-Python loop over atoms): the calculator the ase: examples use, ~1 ms per atom per call
+    rows.push(await measureOverhead('ase.calculators.emt:EMT', {}, undefined, s, calls));
   }
   for (const r of rows) {
     console.log(
