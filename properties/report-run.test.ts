@@ -18,7 +18,7 @@ import { resolveConfig } from '../src/report/config.ts';
 import { renderMarkdown } from '../src/report/markdown.ts';
 import { reportJson } from '../src/report/model.ts';
 import { Progress } from '../src/report/progress.ts';
-import { runReport } from '../src/report/run.ts';
+import { runReport, shortComment } from '../src/report/run.ts';
 import { recoverReportDir, renderReportFiles, writeReportDir } from '../src/report/write.ts';
 import { ParameterError } from '../src/util/errors.ts';
 import { reportArb } from './report-arbitraries.ts';
@@ -189,5 +189,24 @@ describe('report end to end', () => {
       'mlip-verify report: [95.0s] study 2/2 training-size (90.0s): E+F: R_dom = 7\n',
       'mlip-verify report: [95.0s] study 2/2 training-size: observed, pass in 90.0s\n',
     ]);
+  });
+});
+
+describe('progress label of a commented study', () => {
+  it('is the comment when short, else a prefix of its normalised text cut at a word, at most 60 characters plus "..."', () => {
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[a-zA-Z0-9(),:;.-]{1,14}$/), { maxLength: 30 }), fc.constantFrom(' ', '  ', '\n'), (words, sep) => {
+        const c = words.join(sep);
+        const norm = c.replace(/\s+/g, ' ').trim();
+        const s = shortComment(c);
+        if (norm.length <= 60) expect(s).toBe(norm);
+        else {
+          expect(s.endsWith('...')).toBe(true);
+          expect(s.length).toBeLessThanOrEqual(63);
+          expect(norm.startsWith(s.slice(0, -3))).toBe(true);
+        }
+      }),
+      { seed: 1202, numRuns: 200 },
+    );
   });
 });

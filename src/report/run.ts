@@ -61,7 +61,7 @@ export async function runReport(cfg: ResolvedConfig, opts: RunReportOptions = {}
     let ts = performance.now();
     const started = () => {
       ts = performance.now();
-      progress.study(k, n, `${s.study}${s.comment ? ` (${s.comment})` : ''}`);
+      progress.study(k, n, `${s.study}${s.comment ? ` (${shortComment(s.comment)})` : ''}`);
     };
     let results: StudyResult[] = [];
     let error: { name: string; message: string } | undefined;
@@ -120,4 +120,13 @@ export async function runReport(cfg: ResolvedConfig, opts: RunReportOptions = {}
     totalWallTimeSeconds: (performance.now() - t0) / 1000,
     studies,
   });
+}
+
+/** A study's comment as a progress label: its first 60 characters, cut at a word (the report keeps the whole text). */
+export function shortComment(c: string, max = 60): string {
+  const t = c.replace(/\s+/g, ' ').trim();
+  if (t.length <= max) return t;
+  const cut = t.slice(0, max + 1);
+  const sp = cut.lastIndexOf(' ');
+  return `${(sp > max / 2 ? cut.slice(0, sp) : t.slice(0, max)).replace(/[\s,;:(]+$/, '')}...`;
 }
