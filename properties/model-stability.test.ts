@@ -230,6 +230,32 @@ describe('basin check of the training-size study (a constructed model whose mini
   }, timeout(90_000));
 });
 
+describe('the default test: the whole ball, then half of it, the lower curvature kept', () => {
+  it('gives the lower of the two balls\' Lanczos estimates, with that ball\'s radius and reference gamma; an unstable whole ball stops there', () => {
+    fc.assert(
+      fc.property(eam2dParams, defect, fc.double({ min: -2, max: 2, noNaN: true }).filter((s) => Math.abs(s) > 0.05), (p, def, s) => {
+        clearPipelineCaches();
+        const V = makePotential('eam-2d', p);
+        const ref = referenceStep({ pot: V, potential: 'eam-2d', defect: def, refSize: REF_SIZE, checkRefSize: 0 });
+        const model = perturb(V, V, s - 1); // energy x s: unstable for s < 0
+        const dflt = modelStabilityAt(ref, model);
+        const whole = modelStabilityAt(ref, model, { radius: REF_SIZE });
+        const half = modelStabilityAt(ref, model, { radius: REF_SIZE / 2 });
+        const label = `${JSON.stringify(p)} ${def} s ${s}: default ${dflt.gamma} (R ${dflt.ballRadius}), whole ${whole.gamma}, half ${half.gamma}`;
+        if (whole.verdict !== 'strongly stable') {
+          expect(dflt, label).toEqual(whole);
+        } else {
+          expect(dflt.gamma, label).toBe(Math.min(whole.gamma, half.gamma));
+          expect(dflt, label).toEqual(half.gamma < whole.gamma ? half : whole);
+        }
+        expect(dflt.ratio, label).toBeCloseTo(dflt.gamma / dflt.gammaReference, 12);
+        if (s < 0) expect(dflt.verdict, label).toBe('unstable');
+      }),
+      { numRuns: runs(6), seed: 2025, endOnFailure: true },
+    );
+  }, 120_000);
+});
+
 describe('a mode far from the defect (a narrow bump on one atom at ~0.74 R_ref)', () => {
   const V = makePotential('eam-2d', {});
   it('the default test, in the relaxation\'s whole ball, flags it; the half ball cannot see it', async () => {

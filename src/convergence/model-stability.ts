@@ -39,7 +39,10 @@ import type { PointAssumption } from './types.ts';
 export const MODEL_STABILITY_STEPS = 20;
 
 export interface ModelStabilityOptions {
-  /** Radius of the clamped ball around the defect (default the reference ball's radius: the relaxation's own ball). */
+  /**
+   * Radius of the clamped ball around the defect. Default: the reference ball's radius (the relaxation's own ball),
+   * then half of it when the whole ball passes, keeping the lower curvature (modelStabilityAt).
+   */
   radius?: number;
   /** Lanczos steps (default MODEL_STABILITY_STEPS). */
   steps?: number;
@@ -91,8 +94,22 @@ export function referenceStabilityAt(ref: ReferenceRecord, cutoff: number, o: Mo
   return st;
 }
 
-/** The model's Hessian at ū against the reference's: the record a point's assumption stores. */
+/**
+ * The model's Hessian at ū against the reference's: the record a point's assumption stores. By default the test runs
+ * in the relaxation's whole ball and, when that finds no instability, again in the ball of half its radius, and the
+ * lower curvature is kept: both are Lanczos upper bounds on the whole ball's γ^H (the half ball's free space is a
+ * subspace), and with a fixed number of steps the smaller space converges further (measured: E-only MLIPs of the main
+ * report γ^H = -2.83 in R_ref = 16 against -2.93 in 8; the Cu_u3 reference 0.128 in 21 against 0.118 in 10.5, residual
+ * 0.028 against 0.0024). An explicit `radius` runs that ball alone.
+ */
 export function modelStabilityAt(ref: ReferenceRecord, pot: SitePotential, o: ModelStabilityOptions = {}): ModelStability {
+  const whole = modelStabilityIn(ref, pot, o);
+  if (o.radius !== undefined || whole.verdict !== 'strongly stable') return whole;
+  const half = modelStabilityIn(ref, pot, { ...o, radius: ref.inputs.refSize / 2 });
+  return half.gamma < whole.gamma ? half : whole;
+}
+
+function modelStabilityIn(ref: ReferenceRecord, pot: SitePotential, o: ModelStabilityOptions): ModelStability {
   const { radius, steps, margin } = settings(ref, o);
   const cutoff = Math.max(pot.cutoff, ref.pot.cutoff);
   const refSt = referenceStabilityAt(ref, cutoff, o);

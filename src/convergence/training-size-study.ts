@@ -494,7 +494,9 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     return {
       criterion:
         "the MLIP's Hessian at the reference minimum is strongly stable (Lanczos on (H, L): gamma/mu >= margin, the test " +
-        "P1 and P2 apply to the reference), checked before relaxing; and the relaxed MLIP minimum stays within " +
+        "P1 and P2 apply to the reference), checked before relaxing" +
+        (o.stabilityRadius === undefined ? ` in the relaxation's ball and, when that passes, in half of it (the lower curvature kept)` : '') +
+        "; and the relaxed MLIP minimum stays within " +
         `${basinFraction} r0 of the reference minimum at every atom (else relaxed again from the reference minimum)`,
       ballRadius: o.stabilityRadius ?? o.refSize,
       lanczosSteps: o.stabilitySteps ?? MODEL_STABILITY_STEPS,
@@ -524,7 +526,7 @@ async function trainingSize(o: TrainingSizeRunOptions, task?: TrainingSizeTask):
     const s = points.find((p) => p.assumption?.stability)?.assumption?.stability;
     const head =
       `theory's assumption (the MLIP strongly stable at the reference minimum ū, its minimum in ū's basin; ball R = ` +
-      `${o.stabilityRadius ?? o.refSize}, ${o.stabilitySteps ?? MODEL_STABILITY_STEPS} Lanczos steps, margin ` +
+      `${o.stabilityRadius ?? `${o.refSize}, then ${o.refSize / 2} when it passes (the lower curvature kept)`}, ${o.stabilitySteps ?? MODEL_STABILITY_STEPS} Lanczos steps, margin ` +
       `${o.stabilityMargin ?? STABILITY_MARGIN} on gamma/mu, basin ${basinFraction} r0): holds at ${ok.length} of ${points.length} R_dom` +
       (s ? `; reference gamma at ū ${s.gammaReference.toExponential(3)} (${s.referenceVerdict}), MLIP/reference gamma ratios ${ratios.map((v) => v.toFixed(2)).join(', ')}` : '');
     const bad = points.filter((p) => p.assumption?.holds === false).map((p) => `R_dom ${p.x.toPrecision(4)}: ${p.assumption!.evidence}`);
