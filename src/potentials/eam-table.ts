@@ -273,6 +273,8 @@ export class TabulatedEAM extends EAMPotential {
   private readonly rv: Float64Array;
   /** per knot m: z2r value cubic (4), z2r derivative cubic (3), rho derivative cubic (3). */
   private readonly pv: Float64Array;
+  /** 1 / dr of the r grid. */
+  private readonly rdelta: Float64Array;
   constructor(
     name: string,
     readonly tabPair: TabulatedPair,
@@ -289,6 +291,7 @@ export class TabulatedEAM extends EAMPotential {
       tabDensity.cutoff === this.cutoff &&
       a.knots <= MAX_KNOTS;
     const nk = a.knots + 1;
+    this.rdelta = Float64Array.of(a.rdelta);
     this.rv = new Float64Array(this.inline ? 4 * nk : 0);
     this.pv = new Float64Array(this.inline ? 10 * nk : 0);
     if (this.inline) {
@@ -309,7 +312,7 @@ export class TabulatedEAM extends EAMPotential {
     const n = rows.length;
     const rc2 = this.cutoff * this.cutoff;
     const rv = this.rv;
-    const rdelta = this.tabPair.z2r.rdelta;
+    const rdelta = this.rdelta[0]; // from a Float64Array: an unboxed double in the loop, not a number re-checked per pair
     const nm1 = this.tabPair.z2r.knots - 1;
     const accRow = this.accRows(n);
     this.accStart(h);
@@ -367,7 +370,7 @@ export class TabulatedEAM extends EAMPotential {
     const { rows } = h;
     const n = rows.length;
     const pv = this.pv;
-    const rdelta = this.tabPair.z2r.rdelta;
+    const rdelta = this.rdelta[0]; // from a Float64Array: an unboxed double in the loop, not a number re-checked per pair
     const nm1 = this.tabPair.z2r.knots - 1;
     if (this.accFor !== h) this.acceptPass(S, h);
     this.accFor = null;
