@@ -34,6 +34,10 @@ class Probe extends TabulatedEAM {
   forceOnly(S: Float64Array, h: HalfNeighbourList): void {
     this.forcePass(S, h);
   }
+  /** Pairs pass 1 found within the cutoff (pass 2's loop count). */
+  get accepted(): number {
+    return this.accRow[this.accRow.length - 1];
+  }
 }
 
 /** Site records as evaluate() gathers them (SITE_SLOTS doubles per site). */
@@ -116,6 +120,13 @@ for (let q = 0; q < reps; q++) for (const [k, fn] of Object.entries(parts)) time
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 console.log(`${which}, ${n} atoms (${ns} sites), ${h.index.length} list pairs at cutoff + 1 A; process CPU ms, median of ${reps}; load ${loadavg()[0].toFixed(2)}:`);
 for (const k of Object.keys(parts)) console.log(`  ${k.padEnd(10)} ${median(times[k]).toFixed(1).padStart(7)} ms   (min ${Math.min(...times[k]).toFixed(1)})`);
+pot.densityOnly(S, h);
+const within = pot.accepted;
+// Per-pair costs (fastest runs): pass 1 walks every list entry, pass 2 only the pairs within the cutoff, so the two
+// potentials compare per entry and per pair (LAMMPS' two passes both walk every entry).
+console.log(
+  `  pairs within the cutoff ${within} of ${h.index.length} list entries (${((100 * within) / h.index.length).toFixed(0)}%); density ${((1e6 * Math.min(...times.density)) / h.index.length).toFixed(1)} ns per list entry, force ${((1e6 * Math.min(...times.force)) / within).toFixed(1)} ns per pair within the cutoff (fastest runs)`,
+);
 const lmp = findLammps();
 if (lmp) {
   const L = runLammpsDirect(s, { lmp, potential: lines, steps: 20, dump: false });
