@@ -120,7 +120,7 @@ const MAX_TRANSLATIONS = 1 << 22;
  * Temporaries of a build (bin coordinates, wraps, bin offsets, the bin-ordered coordinates the search reads, ...), kept
  * between builds and grown as needed: fresh multi-megabyte arrays at every build cost page faults (system time, ~15%
  * of a 32,000-atom build in one run). Only what the returned list does not hold; zeroed when the build relies on zeros.
- * Memory stays that of the largest build so far (about 60 bytes per atom).
+ * Memory stays that of the largest build so far (about 100 bytes per atom: bins, wraps, offsets, ghost-inclusive coordinates).
  */
 const scratch = new Map<string, Int32Array | Float64Array>();
 
