@@ -116,6 +116,32 @@ const DIVISIONS = [3, 3, 9];
 /** Translation tables larger than this mean atoms far outside the periodic cell (a GeometryError, not a huge table). */
 const MAX_TRANSLATIONS = 1 << 22;
 
+/**
+ * Temporaries of a build (bin coordinates, wraps, bin offsets, the bin-ordered coordinates the search reads, ...), kept
+ * between builds and grown as needed: fresh multi-megabyte arrays at every build cost page faults (system time, ~15%
+ * of a 32,000-atom build in one run). Only what the returned list does not hold; zeroed when the build relies on zeros.
+ * Memory stays that of the largest build so far (about 100 bytes per atom: bins, wraps, offsets, ghost-inclusive coordinates).
+ */
+const scratch = new Map<string, Int32Array | Float64Array>();
+
+function scratchInt32(key: string, length: number, zero: boolean): Int32Array {
+  let a = scratch.get(key) as Int32Array | undefined;
+  if (a === undefined || a.length < length) {
+    a = new Int32Array(Math.ceil(1.1 * length) + 64);
+    scratch.set(key, a);
+  } else if (zero) a.fill(0, 0, length);
+  return a.subarray(0, length);
+}
+
+function scratchFloat64(key: string, length: number): Float64Array {
+  let a = scratch.get(key) as Float64Array | undefined;
+  if (a === undefined || a.length < length) {
+    a = new Float64Array(Math.ceil(1.1 * length) + 64);
+    scratch.set(key, a);
+  }
+  return a.subarray(0, length);
+}
+
 /** A half list with the full arrays expanded lazily (the form every buildNeighbourList result has). */
 class CellNeighbourList implements NeighbourList {
   private full: { offsets: Int32Array; index: Int32Array; shift: Float64Array } | null = null;
@@ -197,8 +223,8 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
   const off = 3 - dim;
   const nb = new Int32Array(3).fill(1);
   const m = new Int32Array(3); // bins to scan on each side, per slot
-  const bin3 = new Int32Array(n * 3); // bin coordinate of each atom per slot (0 on the unused slot)
-  const fl = new Int32Array(periodic ? n * 3 : 0); // lattice translations wrapping each atom into the cell, per slot
+  const bin3 = scratchInt32('bin3', n * 3, true); // bin coordinate of each atom per slot (0 on the unused slot)
+  const fl = scratchInt32('fl', periodic ? n * 3 : 0, true); // lattice translations wrapping each atom into the cell, per slot
   const lo = [0, 0, 0];
   const span = [1, 1, 1];
   const A = new Float64Array(9); // cell vectors by slot, 3 Cartesian components each (zeros in 2D)
@@ -296,10 +322,10 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
   const ne1 = nb[1] + 2 * m[1];
   const ne2 = nb[2] + 2 * m[2];
   const nbins = ne0 * ne1 * ne2;
-  const binStart = new Int32Array(nbins + 1);
+  const binStart = scratchInt32('binStart', nbins + 1, true);
   const pad = Int32Array.of(0, m[1], m[2]);
   const { atom, code, home } = placeSites(n, bin3, nb, pad, Int32Array.of(ne0, ne1, ne2), periodic, fl, Int32Array.from(stride), zero, binStart);
-  const XYZ = new Float64Array(3 * atom.length);
+  const XYZ = scratchFloat64('XYZ', 3 * atom.length);
   const X = gatherSites(atom, code, translations, positions, dim, XYZ);
 
   // Half stencil: bin offsets d lexicographically positive in (d0, d1, d2), as columns: every (d0, d1) > 0 with d2
@@ -425,8 +451,8 @@ function placeSites(
   const nbins = ne0 * ne1 * ne2;
   // Own bin of each atom in the extended grid; an atom has ghosts only when its bin is within m bins of a face (then
   // image ranges, per slot, lo = -floor(b / nb) .. hi = floor((ne - 1 - b) / nb), b the padded bin coordinate).
-  const own = new Int32Array(n);
-  const edge = new Uint8Array(n);
+  const own = scratchInt32('own', n, false);
+  const edge = scratchInt32('edge', n, true);
   const e1lo = pad[1];
   const e2lo = pad[2];
   // interior: ne - nb <= e < nb on every slot (lo = hi = 0)
@@ -464,7 +490,8 @@ function placeSites(
   const atom = new Int32Array(nSites);
   const code = new Int32Array(nSites);
   const home = new Int32Array(nSites);
-  const fill = binStart.slice(0, nbins);
+  const fill = scratchInt32('fill', nbins, false);
+  fill.set(binStart.subarray(0, nbins));
   for (let i = 0; i < n; i++) {
     // code of the wrap alone (the own site), then each image adds I . stride
     const cw = periodic ? zero - (fl[3 * i] * st0 + fl[3 * i + 1] * st1 + fl[3 * i + 2] * st2) : 0;
@@ -571,14 +598,16 @@ function searchHalf(inp: SearchInput): { rows: Int32Array; offsets: Int32Array; 
           }
           if (far.length < most) far = new Int32Array(2 * most);
           let nf = 0;
-          const xi = X[3 * p];
-          const yi = X[3 * p + 1];
-          const zi = X[3 * p + 2];
+          const p3 = 3 * (p & 0x0fffffff);
+          const xi = X[p3];
+          const yi = X[p3 + 1];
+          const zi = X[p3 + 2];
           // own column: the sites after this one in its bin and the ownHi bins ahead
           for (let q = p + 1; q < ownTo; q++) {
-            const dx = X[3 * q] - xi;
-            const dy = X[3 * q + 1] - yi;
-            const dz = X[3 * q + 2] - zi;
+            const q3 = 3 * (q & 0x0fffffff);
+            const dx = X[q3] - xi;
+            const dy = X[q3 + 1] - yi;
+            const dz = X[q3 + 2] - zi;
             const r2 = dx * dx + dy * dy + dz * dz;
             if (r2 > rc2) continue;
             if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);
@@ -588,9 +617,10 @@ function searchHalf(inp: SearchInput): { rows: Int32Array; offsets: Int32Array; 
           for (let t = 0; t < k; t++) {
             const to = sTo[t];
             for (let q = sFrom[t]; q < to; q++) {
-              const dx = X[3 * q] - xi;
-              const dy = X[3 * q + 1] - yi;
-              const dz = X[3 * q + 2] - zi;
+              const q3 = 3 * (q & 0x0fffffff);
+              const dx = X[q3] - xi;
+              const dy = X[q3 + 1] - yi;
+              const dz = X[q3 + 2] - zi;
               const r2 = dx * dx + dy * dy + dz * dz;
               if (r2 > rc2) continue;
               if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);

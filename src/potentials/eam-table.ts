@@ -86,6 +86,12 @@ export class LammpsSpline {
 
 const sixth = 1.0 / 6.0;
 
+/**
+ * Knot indices the inlined kernel masks with (0xffffff as a literal in its loops, a no-op below it; see
+ * TabulatedEAM.densityPass); larger tables (no LAMMPS file has 2^24 knots) take the generic kernel.
+ */
+const MAX_KNOTS = 0xffffff;
+
 /** LAMMPS' funcfl file2array resampling of a 0-based table `f` (spacing fd) at x = (m-1) * d, m = 1 .. n. */
 function resample(f: Float64Array, fd: number, n: number, d: number): Float64Array {
   const nf = f.length;
@@ -267,6 +273,8 @@ export class TabulatedEAM extends EAMPotential {
   private readonly rv: Float64Array;
   /** per knot m: z2r value cubic (4), z2r derivative cubic (3), rho derivative cubic (3). */
   private readonly pv: Float64Array;
+  /** 1 / dr of the r grid. */
+  private readonly rdelta: Float64Array;
   constructor(
     name: string,
     readonly tabPair: TabulatedPair,
@@ -277,8 +285,13 @@ export class TabulatedEAM extends EAMPotential {
     const a = tabPair.z2r;
     const b = tabDensity.rhor;
     this.inline =
-      a.knots === b.knots && a.delta === b.delta && tabPair.cutoff === this.cutoff && tabDensity.cutoff === this.cutoff;
+      a.knots === b.knots &&
+      a.delta === b.delta &&
+      tabPair.cutoff === this.cutoff &&
+      tabDensity.cutoff === this.cutoff &&
+      a.knots <= MAX_KNOTS;
     const nk = a.knots + 1;
+    this.rdelta = Float64Array.of(a.rdelta);
     this.rv = new Float64Array(this.inline ? 4 * nk : 0);
     this.pv = new Float64Array(this.inline ? 10 * nk : 0);
     if (this.inline) {
@@ -293,23 +306,27 @@ export class TabulatedEAM extends EAMPotential {
     }
   }
 
-  protected override densityPass(X: Float64Array, h: HalfList, rho: Float64Array): void {
-    if (!this.inline) return super.densityPass(X, h, rho);
+  protected override densityPass(S: Float64Array, h: HalfList): void {
+    if (!this.inline) return super.densityPass(S, h);
     const { rows, offsets, index } = h;
     const n = rows.length;
     const rc2 = this.cutoff * this.cutoff;
     const rv = this.rv;
-    const rdelta = this.tabPair.z2r.rdelta;
+    const rdelta = this.rdelta[0]; // from a Float64Array: an unboxed double in the loop, not a number re-checked per pair
     const nm1 = this.tabPair.z2r.knots - 1;
     const accRow = this.accRows(n);
     this.accStart(h);
     let { acc, accR } = this;
     let k = 0;
     for (let row = 0; row < n; row++) {
-      const i = rows[row];
-      const x0 = X[3 * i];
-      const x1 = X[3 * i + 1];
-      const x2 = X[3 * i + 2];
+      // Site records of 8 doubles (SITE_SLOTS, src/potentials/eam.ts; slot 3 the density, then F'; 4 the energy; 5-7
+      // the force). Site indices masked with MAX_SITES and knot indices with MAX_KNOTS: no-ops (evaluate and the
+      // constructor check the sizes) that bound the offsets, so the JIT drops the int32 overflow checks from every
+      // table index.
+      const i8 = 8 * (rows[row] & 0x0fffffff);
+      const x0 = S[i8];
+      const x1 = S[i8 + 1];
+      const x2 = S[i8 + 2];
       accRow[row] = k;
       // Row sum in a local, added to site i at the end of the row (the generic kernel's order).
       let ri = 0;
@@ -320,11 +337,10 @@ export class TabulatedEAM extends EAMPotential {
         ({ acc, accR } = this);
       }
       for (let p = start; p < end; p++) {
-        const j = index[p];
-        const j3 = 3 * j;
-        const dx = X[j3] - x0;
-        const dy = X[j3 + 1] - x1;
-        const dz = X[j3 + 2] - x2;
+        const j8 = 8 * (index[p] & 0x0fffffff);
+        const dx = S[j8] - x0;
+        const dy = S[j8 + 1] - x1;
+        const dz = S[j8 + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         // LammpsSpline.eval, value only. q >= 1 (r >= 0), so LammpsSpline's trunc and MAX(1, .) are an integer
@@ -333,55 +349,56 @@ export class TabulatedEAM extends EAMPotential {
         let q = r * rdelta + 1.0;
         let m = q | 0;
         if (m > nm1) m = nm1;
+        m &= 0xffffff;
         q -= m;
         if (q > 1.0) q = 1.0;
         const b = m << 2;
         const psi = ((rv[b] * q + rv[b + 1]) * q + rv[b + 2]) * q + rv[b + 3];
         ri += psi;
-        rho[j] += psi;
+        S[j8 + 3] += psi;
         accR[k] = r;
-        acc[k++] = j;
+        acc[k++] = j8;
       }
-      rho[i] += ri;
+      S[i8 + 3] += ri;
     }
     accRow[n] = k;
     this.accFor = h;
   }
 
-  protected override forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): void {
-    if (!this.inline) return super.forcePass(X, h, Fp, E, F);
+  protected override forcePass(S: Float64Array, h: HalfList): void {
+    if (!this.inline) return super.forcePass(S, h);
     const { rows } = h;
     const n = rows.length;
     const pv = this.pv;
-    const rdelta = this.tabPair.z2r.rdelta;
+    const rdelta = this.rdelta[0]; // from a Float64Array: an unboxed double in the loop, not a number re-checked per pair
     const nm1 = this.tabPair.z2r.knots - 1;
-    if (this.accFor !== h) this.acceptPass(X, h);
+    if (this.accFor !== h) this.acceptPass(S, h);
     this.accFor = null;
     const { acc, accR, accRow } = this;
     for (let row = 0; row < n; row++) {
-      const i = rows[row];
-      const x0 = X[3 * i];
-      const x1 = X[3 * i + 1];
-      const x2 = X[3 * i + 2];
-      const Fpi = Fp[i];
+      const i8 = 8 * (rows[row] & 0x0fffffff);
+      const x0 = S[i8];
+      const x1 = S[i8 + 1];
+      const x2 = S[i8 + 2];
+      const Fpi = S[i8 + 3];
       // Row sums in locals, added to site i at the end of the row (the generic kernel's order).
       let ei = 0;
       let f0 = 0;
       let f1 = 0;
       let f2 = 0;
-      // only the sites pass 1 found within the cutoff
+      // only the sites pass 1 found within the cutoff (record offsets; the mask as in pass 1)
       const end = accRow[row + 1];
       for (let a = accRow[row]; a < end; a++) {
-        const j = acc[a];
-        const j3 = 3 * j;
-        const dx = X[j3] - x0;
-        const dy = X[j3 + 1] - x1;
-        const dz = X[j3 + 2] - x2;
+        const j8 = acc[a] & 0x7ffffff8;
+        const dx = S[j8] - x0;
+        const dy = S[j8 + 1] - x1;
+        const dz = S[j8 + 2] - x2;
         const r = accR[a];
         // LammpsSpline.eval, one index for both tables (integer conversion as in pass 1)
         let q = r * rdelta + 1.0;
         let m = q | 0;
         if (m > nm1) m = nm1;
+        m &= 0xffffff;
         q -= m;
         if (q > 1.0) q = 1.0;
         const b = 10 * m;
@@ -393,7 +410,7 @@ export class TabulatedEAM extends EAMPotential {
         const phi = z2 * recip;
         const phip = z2p * recip - phi * recip;
         const half = 0.5 * phi;
-        const c = (phip + (Fpi + Fp[j]) * psip) * recip;
+        const c = (phip + (Fpi + S[j8 + 3]) * psip) * recip;
         const cx = c * dx;
         const cy = c * dy;
         const cz = c * dz;
@@ -401,15 +418,15 @@ export class TabulatedEAM extends EAMPotential {
         f0 += cx;
         f1 += cy;
         f2 += cz;
-        E[j] += half;
-        F[j3] -= cx;
-        F[j3 + 1] -= cy;
-        F[j3 + 2] -= cz;
+        S[j8 + 4] += half;
+        S[j8 + 5] -= cx;
+        S[j8 + 6] -= cy;
+        S[j8 + 7] -= cz;
       }
-      E[i] += ei;
-      F[3 * i] += f0;
-      F[3 * i + 1] += f1;
-      F[3 * i + 2] += f2;
+      S[i8 + 4] += ei;
+      S[i8 + 5] += f0;
+      S[i8 + 6] += f1;
+      S[i8 + 7] += f2;
     }
   }
 }

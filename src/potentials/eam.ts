@@ -6,6 +6,51 @@ import { NeumaierSum } from '../util/sum.ts';
 import type { EmbeddingFunction, RadialFunction } from './radial.ts';
 import type { EvalResult, SitePotential } from './types.ts';
 
+/**
+ * Site records of evaluate(): SITE_SLOTS doubles per site (atom or periodic image, in the half list's site order):
+ * coordinates (0..2), density and then F' (SITE_RHO = SITE_FP: the embedding replaces the density by its derivative),
+ * energy (SITE_E), force (SITE_F .. SITE_F + 2). Eight doubles, 64 bytes: the pair passes read and update one block per
+ * neighbour. acc (the sites pass 1 found within the cutoff) holds record offsets, SITE_SLOTS * site. The kernels'
+ * loops write these numbers as literals (8, 3, 4, 5): V8 does not fold imported or module constants, and a literal
+ * lets it type the index arithmetic as small integers (no float multiplication, no overflow checks).
+ */
+export const SITE_SLOTS = 8;
+export const SITE_RHO = 3;
+export const SITE_FP = 3;
+export const SITE_E = 4;
+export const SITE_F = 5;
+/**
+ * Most sites a list may have (2^28 - 1): record offsets, SITE_SLOTS * site + slot, then stay below 2^31, so kernels
+ * may mask a site index with it (0x0fffffff, a no-op) and an offset with 0x7ffffff8, and the JIT drops the int32
+ * overflow checks from the offset arithmetic.
+ */
+export const MAX_SITES = 0x0fffffff;
+
+/** Fills the site records S: coordinates X_e = x_atom[e] + t_code[e] (z = 0 in 2D), zero sums. */
+function siteRecords(h: HalfNeighbourList, x: Float64Array, dim: number, S: Float64Array): void {
+  const { atom, code, translations: tr } = h;
+  const ns = atom.length;
+  for (let e = 0; e < ns; e++) {
+    const a = dim * atom[e];
+    const c = dim * code[e];
+    const e8 = 8 * e;
+    if (dim === 3) {
+      S[e8] = x[a] + tr[c];
+      S[e8 + 1] = x[a + 1] + tr[c + 1];
+      S[e8 + 2] = x[a + 2] + tr[c + 2];
+    } else {
+      S[e8] = x[a] + tr[c];
+      S[e8 + 1] = x[a + 1] + tr[c + 1];
+      S[e8 + 2] = 0;
+    }
+    S[e8 + 3] = 0;
+    S[e8 + 4] = 0;
+    S[e8 + 5] = 0;
+    S[e8 + 6] = 0;
+    S[e8 + 7] = 0;
+  }
+}
+
 /** Each unordered pair of a neighbour list once (see EAMPotential.halfList). */
 export type HalfList = HalfNeighbourList;
 
@@ -148,8 +193,8 @@ export class EAMPotential implements SitePotential {
   private radialFor: HalfList | null = null;
 
   /**
-   * The neighbour sites within the cutoff, found by pass 1 (row r's are acc[accRow[r] .. accRow[r+1])), and their
-   * distances (accR), so that pass 2 skips the skin without testing it again (with a relaxation's skin the list holds
+   * The neighbour sites within the cutoff, found by pass 1 (row r's are acc[accRow[r] .. accRow[r+1]), as record
+   * offsets 8 * site), and their distances (accR), so that pass 2 skips the skin without testing it again (with a relaxation's skin the list holds
    * ~2.5x the pairs within the cutoff) and takes r without a square root. Grown a row at a time, so memory follows
    * the pairs within the cutoff (12 bytes each) and the inner loops carry no capacity check.
    */
@@ -180,13 +225,14 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * Per-site scratch of evaluate(), kept between calls (no garbage per evaluation): coordinates X (3 per site, see
-   * siteCoordinates), densities, F', site energies, forces (3 per site).
+   * Per-site scratch of evaluate(), kept between calls (no garbage per evaluation): one record of SITE_SLOTS doubles
+   * per site (see SITE_SLOTS), so that a pair's other site is one 64-byte block (coordinates, F', energy and force
+   * together) rather than four arrays' worth of cache lines, and the passes index one array.
    */
-  private sites = { X: new Float64Array(0), rho: new Float64Array(0), Fp: new Float64Array(0), E: new Float64Array(0), F: new Float64Array(0) };
+  private S = new Float64Array(0);
 
   /** Pass 1 of a pair potential (no densities): only the sites within the cutoff (acc). */
-  protected acceptPass(X: Float64Array, h: HalfList): void {
+  protected acceptPass(S: Float64Array, h: HalfList): void {
     const { rows, offsets, index } = h;
     const n = rows.length;
     const rc2 = this.cutoff * this.cutoff;
@@ -195,10 +241,10 @@ export class EAMPotential implements SitePotential {
     let { acc, accR } = this;
     let k = 0;
     for (let row = 0; row < n; row++) {
-      const i = rows[row];
-      const x0 = X[3 * i];
-      const x1 = X[3 * i + 1];
-      const x2 = X[3 * i + 2];
+      const i8 = 8 * rows[row];
+      const x0 = S[i8];
+      const x1 = S[i8 + 1];
+      const x2 = S[i8 + 2];
       accRow[row] = k;
       const start = offsets[row];
       const end = offsets[row + 1];
@@ -207,14 +253,14 @@ export class EAMPotential implements SitePotential {
         ({ acc, accR } = this);
       }
       for (let p = start; p < end; p++) {
-        const j = index[p];
-        const dx = X[3 * j] - x0;
-        const dy = X[3 * j + 1] - x1;
-        const dz = X[3 * j + 2] - x2;
+        const j8 = 8 * index[p];
+        const dx = S[j8] - x0;
+        const dy = S[j8 + 1] - x1;
+        const dz = S[j8 + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         accR[k] = Math.sqrt(r2);
-        acc[k++] = j;
+        acc[k++] = j8;
       }
     }
     accRow[n] = k;
@@ -223,10 +269,10 @@ export class EAMPotential implements SitePotential {
 
   /**
    * Pass 1 of evaluate(): the densities per site, rho_a = sum_b psi(r_ab), each unordered pair once and credited to
-   * both sites (ghost sites' sums go to their atoms afterwards, in evaluate). X holds the site coordinates (3 per
-   * site). The tabulated EAM overrides it with an inlined spline (src/potentials/eam-table.ts).
+   * both sites (into slot SITE_RHO of the site records S; ghost sites' sums go to their atoms afterwards, in
+   * evaluate). The tabulated EAM overrides it with an inlined spline (src/potentials/eam-table.ts).
    */
-  protected densityPass(X: Float64Array, h: HalfList, rho: Float64Array): void {
+  protected densityPass(S: Float64Array, h: HalfList): void {
     const dens = this.density!;
     const { rows, offsets, index } = h;
     const n = rows.length;
@@ -239,10 +285,10 @@ export class EAMPotential implements SitePotential {
     let rad = this.radial;
     let k = 0;
     for (let row = 0; row < n; row++) {
-      const i = rows[row];
-      const x0 = X[3 * i];
-      const x1 = X[3 * i + 1];
-      const x2 = X[3 * i + 2];
+      const i8 = 8 * rows[row];
+      const x0 = S[i8];
+      const x1 = S[i8 + 1];
+      const x2 = S[i8 + 2];
       accRow[row] = k;
       let ri = 0;
       const start = offsets[row];
@@ -252,10 +298,10 @@ export class EAMPotential implements SitePotential {
         ({ acc, accR } = this);
       }
       for (let p = start; p < end; p++) {
-        const j = index[p];
-        const dx = X[3 * j] - x0;
-        const dy = X[3 * j + 1] - x1;
-        const dz = X[3 * j + 2] - x2;
+        const j8 = 8 * index[p];
+        const dx = S[j8] - x0;
+        const dy = S[j8 + 1] - x1;
+        const dz = S[j8 + 2] - x2;
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 >= rc2) continue;
         const r = Math.sqrt(r2);
@@ -271,11 +317,11 @@ export class EAMPotential implements SitePotential {
         dens.eval(r, t);
         rad[3 * k + 2] = t[1];
         accR[k] = r;
-        acc[k++] = j;
+        acc[k++] = j8;
         ri += t[0];
-        rho[j] += t[0];
+        S[j8 + 3] += t[0];
       }
-      rho[i] += ri;
+      S[i8 + 3] += ri;
     }
     accRow[n] = k;
     this.radial = rad;
@@ -284,14 +330,14 @@ export class EAMPotential implements SitePotential {
   }
 
   /**
-   * Pass 2 of evaluate(), after the embedding gave F' per site (Fp; zeros for a pair potential): per unordered pair
-   * the pair energy (half to each site) and the force along the bond, into the per-site E and F (3 per site; the
-   * virial follows from F, in evaluate). Walks only the sites pass 1 found within the cutoff (acc, with their
-   * distances accR); pair vectors (and, in the tabulated kernel, the splines) are recomputed rather than stored, as
-   * in LAMMPS' pair_eam: memory stays 12 bytes per pair within the cutoff (24 more in this generic kernel, for phi,
-   * phi', psi' of analytic functions).
+   * Pass 2 of evaluate(), after the embedding put F' into slot SITE_FP of each site record (zeros for a pair
+   * potential): per unordered pair the pair energy (half to each site) and the force along the bond, into the site
+   * records' energy and force slots (the virial follows from the forces, in evaluate). Walks only the sites pass 1
+   * found within the cutoff (acc, with their distances accR); pair vectors (and, in the tabulated kernel, the splines)
+   * are recomputed rather than stored, as in LAMMPS' pair_eam: memory stays 12 bytes per pair within the cutoff (24
+   * more in this generic kernel, for phi, phi', psi' of analytic functions).
    */
-  protected forcePass(X: Float64Array, h: HalfList, Fp: Float64Array, E: Float64Array, F: Float64Array): void {
+  protected forcePass(S: Float64Array, h: HalfList): void {
     const { rows } = h;
     const n = rows.length;
     const t = this.t;
@@ -300,25 +346,25 @@ export class EAMPotential implements SitePotential {
     // Radial values from densityPass when it just ran on this list (EAM), else computed here (pair potentials).
     const rad = this.radialFor === h ? this.radial : null;
     this.radialFor = null;
-    if (this.accFor !== h) this.acceptPass(X, h);
+    if (this.accFor !== h) this.acceptPass(S, h);
     this.accFor = null;
     const { acc, accR, accRow } = this;
     for (let row = 0; row < n; row++) {
-      const i = rows[row];
-      const x0 = X[3 * i];
-      const x1 = X[3 * i + 1];
-      const x2 = X[3 * i + 2];
-      const Fpi = Fp[i];
+      const i8 = 8 * rows[row];
+      const x0 = S[i8];
+      const x1 = S[i8 + 1];
+      const x2 = S[i8 + 2];
+      const Fpi = S[i8 + 3];
       // Row sums in locals, added at the end of the row; the other site's share goes to memory.
       let ei = 0;
       let f0 = 0;
       let f1 = 0;
       let f2 = 0;
       for (let a = accRow[row]; a < accRow[row + 1]; a++) {
-        const j = acc[a];
-        const dx = X[3 * j] - x0;
-        const dy = X[3 * j + 1] - x1;
-        const dz = X[3 * j + 2] - x2;
+        const j8 = acc[a];
+        const dx = S[j8] - x0;
+        const dy = S[j8 + 1] - x1;
+        const dz = S[j8 + 2] - x2;
         const r = accR[a];
         let half: number;
         let phip: number;
@@ -337,33 +383,34 @@ export class EAMPotential implements SitePotential {
           }
         }
         ei += half;
-        E[j] += half;
+        S[j8 + 4] += half;
         // dE/dr_ij summed over both sites' shares: (phi'/2 + F'_i psi') + (phi'/2 + F'_j psi'), over r (as 1/r,
         // LAMMPS' recip, the tabulated kernel's operations)
-        const c = (phip + (Fpi + Fp[j]) * psip) * (1.0 / r);
+        const c = (phip + (Fpi + S[j8 + 3]) * psip) * (1.0 / r);
         const cx = c * dx;
         const cy = c * dy;
         const cz = c * dz;
         f0 += cx;
         f1 += cy;
         f2 += cz;
-        F[3 * j] -= cx;
-        F[3 * j + 1] -= cy;
-        F[3 * j + 2] -= cz;
+        S[j8 + 5] -= cx;
+        S[j8 + 6] -= cy;
+        S[j8 + 7] -= cz;
       }
-      E[i] += ei;
-      F[3 * i] += f0;
-      F[3 * i + 1] += f1;
-      F[3 * i + 2] += f2;
+      S[i8 + 4] += ei;
+      S[i8 + 5] += f0;
+      S[i8 + 6] += f1;
+      S[i8 + 7] += f2;
     }
   }
 
   /**
    * Energy, forces, virial, in two passes over the half list (each unordered pair once, credited to both sites: half
    * the radial-function calls of a per-ordered-pair loop), on the list's sites (atoms and periodic images, in bin
-   * order; src/lattice/neighbours.ts): site coordinates gathered, densities, their ghost shares folded into the
-   * atoms, the embedding per atom (F' copied to its ghosts), pair energies and forces, their ghost shares folded, and
-   * the atoms' sums written out in atom order. Same sums as a per-ordered-pair loop up to the order of addition.
+   * order; src/lattice/neighbours.ts): site records gathered (coordinates, zeroed sums), densities, their ghost
+   * shares folded into the atoms, the embedding per atom (F' copied to its ghosts), pair energies and forces, their
+   * ghost shares folded, and the atoms' sums written out in atom order. Same sums as a per-ordered-pair loop up to
+   * the order of addition.
    */
   evaluate(s: Structure, nl: NeighbourList): EvalResult {
     this.checkList(s, nl);
@@ -372,34 +419,28 @@ export class EAMPotential implements SitePotential {
     const h = this.halfList(nl);
     const { atom, home, rows } = h;
     const ns = atom.length;
-    const S = this.sites;
-    if (S.rho.length < ns) {
-      const c = Math.ceil(ns * 1.1) + 16;
-      this.sites = { X: new Float64Array(3 * c), rho: new Float64Array(c), Fp: new Float64Array(c), E: new Float64Array(c), F: new Float64Array(3 * c) };
-    } else {
-      S.rho.fill(0, 0, ns);
-      S.Fp.fill(0, 0, ns);
-      S.E.fill(0, 0, ns);
-      S.F.fill(0, 0, 3 * ns);
+    if (ns > MAX_SITES) {
+      throw new GeometryError(`neighbour list has ${ns} sites (atoms and periodic images); the EAM kernels index at most ${MAX_SITES}`);
     }
-    const { X, rho, Fp, E, F } = this.sites;
-    siteCoordinates(h, s.positions, dim, X);
+    if (this.S.length < 8 * ns) this.S = new Float64Array(8 * (Math.ceil(ns * 1.1) + 16));
+    const S = this.S;
+    siteRecords(h, s.positions, dim, S);
     if (this.density && this.embedding) {
-      this.densityPass(X, h, rho);
+      this.densityPass(S, h);
       for (let e = 0; e < ns; e++) {
         const g = home[e];
-        if (g !== e) rho[g] += rho[e];
+        if (g !== e) S[8 * g + 3] += S[8 * e + 3];
       }
       const t = this.t;
       for (let r = 0; r < n; r++) {
-        const e = rows[r];
-        this.embedding.eval(rho[e], t, atom[e]);
-        E[e] = t[0];
-        Fp[e] = t[1];
+        const e8 = 8 * rows[r];
+        this.embedding.eval(S[e8 + 3], t, atom[rows[r]]);
+        S[e8 + 4] = t[0];
+        S[e8 + 3] = t[1]; // the density's slot: it is not needed again
       }
-      for (let e = 0; e < ns; e++) Fp[e] = Fp[home[e]];
+      for (let e = 0; e < ns; e++) S[8 * e + 3] = S[8 * home[e] + 3];
     }
-    this.forcePass(X, h, Fp, E, F);
+    this.forcePass(S, h);
     // Virial from the site forces before the ghosts fold (LAMMPS' fdotr): W = sum_e (X_e - c) (x) F_e equals the sum
     // over pairs of -r (x) f, since each pair puts +f on one site and -f on the other (sum_e F_e = 0, so any centre c
     // gives the same; the middle of the sites keeps the terms, and their round-off, small). O(sites) instead of six
@@ -411,9 +452,9 @@ export class EAMPotential implements SitePotential {
     let C1 = -Infinity;
     let C2 = -Infinity;
     for (let e = 0; e < ns; e++) {
-      const x0 = X[3 * e];
-      const x1 = X[3 * e + 1];
-      const x2 = X[3 * e + 2];
+      const x0 = S[8 * e];
+      const x1 = S[8 * e + 1];
+      const x2 = S[8 * e + 2];
       if (x0 < c0) c0 = x0;
       if (x0 > C0) C0 = x0;
       if (x1 < c1) c1 = x1;
@@ -431,12 +472,13 @@ export class EAMPotential implements SitePotential {
     let wyz = 0;
     let wzz = 0;
     for (let e = 0; e < ns; e++) {
-      const x0 = X[3 * e] - c0;
-      const x1 = X[3 * e + 1] - c1;
-      const x2 = X[3 * e + 2] - c2;
-      const f0 = F[3 * e];
-      const f1 = F[3 * e + 1];
-      const f2 = F[3 * e + 2];
+      const e8 = 8 * e;
+      const x0 = S[e8] - c0;
+      const x1 = S[e8 + 1] - c1;
+      const x2 = S[e8 + 2] - c2;
+      const f0 = S[e8 + 5];
+      const f1 = S[e8 + 6];
+      const f2 = S[e8 + 7];
       wxx += x0 * f0;
       wxy += x0 * f1;
       wxz += x0 * f2;
@@ -447,18 +489,21 @@ export class EAMPotential implements SitePotential {
     for (let e = 0; e < ns; e++) {
       const g = home[e];
       if (g === e) continue;
-      E[g] += E[e];
-      F[3 * g] += F[3 * e];
-      F[3 * g + 1] += F[3 * e + 1];
-      F[3 * g + 2] += F[3 * e + 2];
+      const e8 = 8 * e;
+      const g8 = 8 * g;
+      S[g8 + 4] += S[e8 + 4];
+      S[g8 + 5] += S[e8 + 5];
+      S[g8 + 6] += S[e8 + 6];
+      S[g8 + 7] += S[e8 + 7];
     }
     const siteE = new Float64Array(n);
     const forces = new Float64Array(n * dim);
     for (let r = 0; r < n; r++) {
       const e = rows[r];
+      const e8 = 8 * e;
       const i = atom[e];
-      siteE[i] = E[e];
-      for (let a = 0; a < dim; a++) forces[i * dim + a] = F[3 * e + a];
+      siteE[i] = S[e8 + 4];
+      for (let a = 0; a < dim; a++) forces[i * dim + a] = S[e8 + 5 + a];
     }
     const virial = dim === 3 ? Float64Array.of(wxx, wxy, wxz, wxy, wyy, wyz, wxz, wyz, wzz) : Float64Array.of(wxx, wxy, wxy, wyy);
     const acc = new NeumaierSum();
