@@ -49,7 +49,8 @@ import { runOnPotential, type StudyPotentialOptions } from './study-potential.ts
  * R_dom; an E-only MLIP that could not be relaxed gives no answer there, and the hypothesis is then not observed).
  *
  * The theory's assumption is checked at every point, never assumed (src/convergence/model-stability.ts): before an
- * MLIP is relaxed, the lowest curvature of its Hessian at the reference minimum ū is measured (Lanczos, in the relaxation's ball R_ref);
+ * MLIP is relaxed, the lowest curvature of its Hessian at the reference minimum ū is measured (Lanczos in the
+ * relaxation's ball R_ref, then in R_ref/2 when that passes, the lower kept: model-stability.ts);
  * if it is not strongly stable the point is not relaxed and records 'assumption fails' with gamma^H against the
  * reference's gamma (E-only MLIPs: negative, so their relaxations used to wander for 300-1200 iterations to a
  * solver-path-dependent configuration). A relaxation that ends more than basinFraction r0 from ū is relaxed again from ū;
