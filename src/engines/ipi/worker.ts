@@ -9,6 +9,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { EngineError } from '../errors.ts';
 import type { ErrorData, FromWorker, LaunchSpec, ToWorker, WorkerInit } from './messages.ts';
+import { raceExit } from './race.ts';
 import { IpiServer, type IpiConnection } from './server.ts';
 
 const { port, ctrl, init } = workerData as { port: MessagePort; ctrl: SharedArrayBuffer; init: WorkerInit };
@@ -46,6 +47,8 @@ class Client {
   output = '';
   exit: { code: number | null; signal: string | null } | null = null;
   readonly exited: Promise<void>;
+  /** Called once when the process exits (raceExit's listeners; each removes itself when its call settles). */
+  readonly onExit = new Set<() => void>();
   constructor(readonly spec: LaunchSpec) {
     this.proc = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
@@ -58,14 +61,19 @@ class Client {
     this.proc.stdout?.on('data', keep);
     this.proc.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => {
+      const done = () => {
+        resolve();
+        for (const f of [...this.onExit]) f();
+        this.onExit.clear();
+      };
       this.proc.once('exit', (code, signal) => {
         this.exit = { code, signal };
-        resolve();
+        done();
       });
       this.proc.once('error', (e) => {
         this.output += `\n${e.message}`;
         this.exit = { code: null, signal: null };
-        resolve();
+        done();
       });
     });
   }
@@ -95,18 +103,9 @@ let server: IpiServer;
 let client: Client | null = null;
 let conn: IpiConnection | null = null;
 
-/** Reject when our client process dies, so a crashed engine is reported at once instead of at the timeout. */
-function whenClientDies(): Promise<never> {
-  return new Promise((_, reject) => {
-    if (!client) return;
-    const c = client;
-    void c.exited.then(() => reject(c.error()));
-  });
-}
-
 async function compute(m: Extract<ToWorker, { op: 'compute' }>): Promise<void> {
   try {
-    const race = <T>(p: Promise<T>) => (client ? Promise.race([p, whenClientDies()]) : p);
+    const race = <T>(p: Promise<T>) => raceExit(p, client);
     if (!conn || conn.isClosed) conn = await race(server.accept());
     const r = await race(conn.compute(m.frame, m.timeoutMs));
     reply({ op: 'compute', id: m.id, ok: true, reply: r, clientEvaluations: conn.evaluations });
