@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { runFakeClient } from './ipi-fake-client.ts';
@@ -46,5 +46,14 @@ describe('mlip-verify check --engine ipi:...', () => {
     expect(by['cutoff-smoothness'].status).toBe('pass');
     expect(by.locality.status).toBe('skip'); // no site energies over i-PI
     expect(code).toBe(0);
+  });
+
+  test('--components must be a positive integer: 0, 2.5 and x are refused with the flag named, before any check runs', () => {
+    for (const bad of ['0', '2.5', 'x']) {
+      const r = spawnSync(process.execPath, [CLI, 'check', '--potential', 'lj-2d', '--only', 'forces', '--components', bad], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/ParameterError: --components must be a (positive integer|number)/);
+      expect(r.stdout).toBe('');
+    }
   });
 });

@@ -37,7 +37,7 @@ describe.skipIf(!!why)('check --engine on LAMMPS SNAP (Ni_Zuo_JPCA2020)', () => 
   test('each check reports; the derivative identities pass; the C1 cutoff of SNAP is caught', () => {
     const r = spawnSync(
       process.execPath,
-      [CLI, 'check', '--engine', `lammps:${SNAP}`, '--lmp', LMP!, '--lattice', 'fcc', '--r0', String(R0), '--seed', '1', '--cases', '1', '--json'],
+      [CLI, 'check', '--engine', `lammps:${SNAP}`, '--lmp', LMP!, '--lattice', 'fcc', '--r0', String(R0), '--seed', '1', '--cases', '1', '--components', '12', '--json'],
       { encoding: 'utf8', timeout: 300_000, cwd: ROOT },
     );
     const report = JSON.parse(r.stdout) as {
@@ -45,6 +45,9 @@ describe.skipIf(!!why)('check --engine on LAMMPS SNAP (Ni_Zuo_JPCA2020)', () => 
     };
     const by = Object.fromEntries(report.results.map((x) => [x.name, x]));
     console.log(report.results.map((x) => `${x.name}: ${x.status} worst ${x.worst} tol ${x.tolerance}`).join('\n'));
+    // 12 force components instead of the default 48: each costs ~11 LAMMPS round trips (~25 ms on SNAP), and a wrong
+    // unit, sign or atom order in the engine shows on any of them.
+    expect(by.forces.worstCase.componentsTested).toBe(12);
     for (const name of ['forces', 'virial', 'hessian-vector', 'force-constants', 'invariance', 'extensivity']) {
       expect(by[name].status, `${name}: ${JSON.stringify(by[name])}`).toBe('pass');
     }

@@ -57,7 +57,9 @@ export const command: Command = {
   name: 'check',
   summary: 'run the verification checks (derivatives, symmetries, locality, smoothness, extensivity, precision)',
   usage: [
-    'mlip-verify check [--potential spec] [--seed n] [--cases k] [--only check1,check2] [--json]',
+    'mlip-verify check [--potential spec] [--seed n] [--cases k] [--components m] [--only check1,check2] [--json]',
+    '  --components m: force components line-integrated per configuration by the forces check (default 48; each costs',
+    '  about 11 evaluations, so a slow engine may want fewer)',
     `  default: every built-in (${potentialNames().join(', ')})`,
     `  checks:     ${Object.keys(CHECKS).join(', ')}`,
     '  exit status 1 if any check fails (inconclusive results and findings do not); the seed column replays the worst',
@@ -70,6 +72,8 @@ export const command: Command = {
     if (!Number.isInteger(seed) || seed < 0) throw new ParameterError(`--seed must be a non-negative integer, got ${seed}`);
     const cases = flagNumber(a, 'cases', 2)!;
     if (!Number.isInteger(cases) || cases < 1) throw new ParameterError(`--cases must be a positive integer, got ${cases}`);
+    const components = flagNumber(a, 'components', 48)!;
+    if (!Number.isInteger(components) || components < 1) throw new ParameterError(`--components must be a positive integer, got ${components}`);
     const only = flagString(a, 'only');
     const names = only ? only.split(',') : Object.keys(CHECKS);
     for (const n of names) {
@@ -83,16 +87,16 @@ export const command: Command = {
       try {
         // A LAMMPS EAM engine gets the knots of the file it runs (read natively), so the checks cut paths there.
         const pot = withLammpsKnots(t.pot, spec);
-        results.push(...runChecks(pot, { seed, cases, lattice: t.lattice, r0: t.r0 }, names));
+        results.push(...runChecks(pot, { seed, cases, components, lattice: t.lattice, r0: t.r0 }, names));
       } finally {
         await t.close();
       }
     } else
     for (const t of targets(spec)) {
-      results.push(...runChecks(t.pot, { seed, cases, lattice: t.lattice }, names));
+      results.push(...runChecks(t.pot, { seed, cases, components, lattice: t.lattice }, names));
     }
     const failed = results.filter((r) => r.status === 'fail').length;
-    if (json) console.log(JSON.stringify({ seed, cases, failed, results }, null, 2));
+    if (json) console.log(JSON.stringify({ seed, cases, components, failed, results }, null, 2));
     else {
       console.log(formatTable(results));
       const count = (st: CheckResult['status']) => results.filter((r) => r.status === st).length;
