@@ -8,6 +8,7 @@ import { applyStrain, caseConfig, deriveSeed, maxAbs } from './configs.ts';
 import { lineIntegral } from './quadrature.ts';
 import { roundOffSample } from './roundoff.ts';
 import {
+  DEFAULT_FORCE_COMPONENTS,
   FLOOR,
   HVP_TOLERANCE,
   hessianByFiniteDifferences,
@@ -155,7 +156,7 @@ export function checkForces(pot: SitePotential, opts: CheckOptions): CheckResult
     const base = evaluate(pot, s);
     const F = base.forces;
     const rng = new Rng(seed ^ 0x1234567);
-    const comps = sampleIndices(rng, F.length, opts.components ?? 48);
+    const comps = sampleIndices(rng, F.length, opts.components ?? DEFAULT_FORCE_COMPONENTS);
     const scale = Math.max(maxAbs(F), FLOOR.force);
     // One list with a skin serves every displaced copy: atoms move by at most s, far below the skin.
     assertCellFitsCutoff(s, pot.cutoff);

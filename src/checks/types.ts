@@ -35,6 +35,9 @@ export interface CheckResult {
   readonly cases: number;
 }
 
+/** Force components the forces check line-integrates per configuration unless told otherwise. */
+export const DEFAULT_FORCE_COMPONENTS = 48;
+
 export interface CheckOptions {
   /** Master seed; case k uses deriveSeed(seed, k) (case 0 uses the seed itself, so a worst case replays with cases = 1). */
   readonly seed: number;

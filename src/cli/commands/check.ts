@@ -1,4 +1,4 @@
-import { CHECKS, runChecks, type CheckResult } from '../../checks/index.ts';
+import { CHECKS, DEFAULT_FORCE_COMPONENTS, runChecks, type CheckResult } from '../../checks/index.ts';
 import { makePotential, potentialNames, POTENTIALS } from '../../potentials/defaults.ts';
 import type { SitePotential } from '../../potentials/types.ts';
 import type { LatticeName } from '../../lattice/lattice.ts';
@@ -58,7 +58,7 @@ export const command: Command = {
   summary: 'run the verification checks (derivatives, symmetries, locality, smoothness, extensivity, precision)',
   usage: [
     'mlip-verify check [--potential spec] [--seed n] [--cases k] [--components m] [--only check1,check2] [--json]',
-    '  --components m: force components line-integrated per configuration by the forces check (default 48; each costs',
+    `  --components m: force components line-integrated per configuration by the forces check (default ${DEFAULT_FORCE_COMPONENTS}; each costs`,
     '  about 11 evaluations, so a slow engine may want fewer)',
     `  default: every built-in (${potentialNames().join(', ')})`,
     `  checks:     ${Object.keys(CHECKS).join(', ')}`,
@@ -72,7 +72,7 @@ export const command: Command = {
     if (!Number.isInteger(seed) || seed < 0) throw new ParameterError(`--seed must be a non-negative integer, got ${seed}`);
     const cases = flagNumber(a, 'cases', 2)!;
     if (!Number.isInteger(cases) || cases < 1) throw new ParameterError(`--cases must be a positive integer, got ${cases}`);
-    const components = flagNumber(a, 'components', 48)!;
+    const components = flagNumber(a, 'components', DEFAULT_FORCE_COMPONENTS)!;
     if (!Number.isInteger(components) || components < 1) throw new ParameterError(`--components must be a positive integer, got ${components}`);
     const only = flagString(a, 'only');
     const names = only ? only.split(',') : Object.keys(CHECKS);
