@@ -241,29 +241,7 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
     // Cap the bin count near the atom count (a dilute cell would otherwise scan mostly empty bins).
     capBins(nb, m, dim, n, reach);
     for (let sl = off; sl < 3; sl++) for (let a = 0; a < 3; a++) B[sl * 3 + a] = A[sl * 3 + a] / nb[sl];
-    const flMin = [0, 0, 0];
-    const flMax = [0, 0, 0];
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < dim; k++) {
-        const sl = k + off;
-        let f = 0;
-        for (let a = 0; a < dim; a++) f += positions[i * dim + a] * inv[a * dim + k];
-        // One floor decides both the bin and the wrap translation (f = -1e-17 must not bin at 0 but wrap to 1).
-        let w = Math.floor(f);
-        let fr = f - w;
-        if (fr >= 1) {
-          fr = 0;
-          w += 1;
-        }
-        if (!(Math.abs(w) <= 1 << 28)) {
-          throw new GeometryError(`atom ${i} lies ${w} cells outside the periodic cell along cell vector ${k}: wrap the positions`, { atom: i });
-        }
-        fl[i * 3 + sl] = w;
-        if (w < flMin[sl]) flMin[sl] = w;
-        if (w > flMax[sl]) flMax[sl] = w;
-        bin3[i * 3 + sl] = Math.min(nb[sl] - 1, Math.floor(fr * nb[sl]));
-      }
-    }
+    const { flMin, flMax } = binPeriodic(positions, n, dim, inv, nb, fl, bin3);
     // Site translations (image - wrap) and pair translations (their differences) both lie in image range +- the
     // spread of the wraps; that range per axis sizes the table.
     let size = 1;
@@ -373,6 +351,58 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
     n,
   });
   return new CellNeighbourList(n, dim, cutoff, { atom, code, home, ...half, translations, pairCode: zero });
+}
+
+/**
+ * Periodic binning: each atom's fractional coordinates, split by one floor into the lattice translation that wraps it
+ * into the cell (fl, per slot) and its bin (bin3, per slot); returns the range of the wraps per slot. Its own function
+ * (as searchHalf), specialised for 3D: inlined in the set-up it cost ~70 ns per atom, a seventh of a build.
+ */
+function binPeriodic(
+  positions: Float64Array,
+  n: number,
+  dim: number,
+  inv: Float64Array,
+  nb: Int32Array,
+  fl: Int32Array,
+  bin3: Int32Array,
+): { flMin: number[]; flMax: number[] } {
+  const flMin = [0, 0, 0];
+  const flMax = [0, 0, 0];
+  const off = 3 - dim;
+  const f = [0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    if (dim === 3) {
+      const x = positions[3 * i];
+      const y = positions[3 * i + 1];
+      const z = positions[3 * i + 2];
+      f[0] = x * inv[0] + y * inv[3] + z * inv[6];
+      f[1] = x * inv[1] + y * inv[4] + z * inv[7];
+      f[2] = x * inv[2] + y * inv[5] + z * inv[8];
+    } else {
+      const x = positions[2 * i];
+      const y = positions[2 * i + 1];
+      f[1] = x * inv[0] + y * inv[2];
+      f[2] = x * inv[1] + y * inv[3];
+    }
+    for (let sl = off; sl < 3; sl++) {
+      // One floor decides both the bin and the wrap translation (f = -1e-17 must not bin at 0 but wrap to 1).
+      let w = Math.floor(f[sl]);
+      let fr = f[sl] - w;
+      if (fr >= 1) {
+        fr = 0;
+        w += 1;
+      }
+      if (!(Math.abs(w) <= 1 << 28)) {
+        throw new GeometryError(`atom ${i} lies ${w} cells outside the periodic cell along cell vector ${sl - off}: wrap the positions`, { atom: i });
+      }
+      fl[i * 3 + sl] = w;
+      if (w < flMin[sl]) flMin[sl] = w;
+      if (w > flMax[sl]) flMax[sl] = w;
+      bin3[i * 3 + sl] = Math.min(nb[sl] - 1, Math.floor(fr * nb[sl]));
+    }
+  }
+  return { flMin, flMax };
 }
 
 /**
