@@ -142,6 +142,37 @@ describe('half neighbour list', () => {
     }
   });
 
+  test.prop(
+    [
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      fc.constantFrom('fcc', 'bcc', 'triangular'),
+      fc.double({ min: 0, max: 0.3, noNaN: true }),
+      fc.double({ min: 1.05, max: 2.6, noNaN: true }),
+    ],
+    { numRuns: 12 },
+  )('rattled crystals (columns of many sites: the search takes them two at a time): every pair once, rows inner-first', (seed, name, rattle, cutoff) => {
+    const l = makeLattice(name, 1);
+    const dom = periodicDomain(l, 'vacancy', 1, 1.2, l.dim === 3 ? [3, 3, 3] : [9, 9]);
+    const rng = new Rng(seed);
+    const s: Structure = { ...dom.structure, positions: dom.structure.positions.map((v) => v + rattle * (2 * rng.uniform() - 1)) };
+    const exp = brutePairs(s, cutoff);
+    const inner = 0.8 * cutoff;
+    const nl = buildNeighbourList(s, cutoff, { inner });
+    expect(halfPairs(s, nl)).toEqual(exp);
+    const h = nl.half!;
+    const X = siteCoordinates(h, s.positions, s.dim);
+    for (let r = 0; r < nl.n; r++) {
+      const a = h.rows[r];
+      let outside = false;
+      for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
+        const b = h.index[p];
+        const d = Math.hypot(X[3 * b] - X[3 * a], X[3 * b + 1] - X[3 * a + 1], X[3 * b + 2] - X[3 * a + 2]);
+        if (d >= inner * (1 + 1e-12)) outside = true;
+        else if (d < inner * (1 - 1e-12)) expect(outside, `row ${r}: a pair within the inner cutoff after one beyond it`).toBe(false);
+      }
+    }
+  });
+
   it('an fcc cell: 12 nearest neighbours per atom, 6 per atom in the half list', () => {
     const dom = periodicDomain(makeLattice('fcc', 1), 'none', 1, 1.2, [4, 4, 4]);
     const nl = buildNeighbourList(dom.structure, 1.1);

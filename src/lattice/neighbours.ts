@@ -349,6 +349,8 @@ export function buildNeighbourList(s: Structure, cutoff: number, opts: Neighbour
     minDist,
     cap,
     n,
+    // two thirds of a cutoff along the column: the union of the two sites' ranges stays about 20% longer than one
+    pairGap: Math.max(1, Math.ceil((2 * m[2]) / 3)),
   });
   return new CellNeighbourList(n, dim, cutoff, { atom, code, home, ...half, translations, pairCode: zero });
 }
@@ -575,92 +577,181 @@ interface SearchInput {
   minDist: number;
   cap: number;
   n: number;
+  /** Two consecutive sites of a column are searched together when their bins are at most this many apart. */
+  pairGap: number;
 }
 
 /**
  * The pair search proper (its own function, so the JIT optimises it as a whole rather than by on-stack replacement
- * inside the set-up code). Bin by bin over the cell's own bins: each site of the bin (one row, in bin order) is
- * checked against the sites after it in its own column up to ownHi bins ahead (one contiguous range) and against every
- * site of the other stencil columns (one contiguous range each, ghosts included).
+ * inside the set-up code). Own column by own column of the cell's bins, the sites in bin order, two at a time: each
+ * site (one row) is checked against the sites after it in its own column up to ownHi bins ahead (one contiguous
+ * range) and against every site of the other stencil columns (one contiguous range each, ghosts included).
+ *
+ * Why two at a time: the ranges are short (a few sites each, about 24 per site), and the end of each range is a
+ * mispredicted branch; consecutive sites of a column (bins at most pairGap apart) share one scan of the union of their
+ * ranges, each with its own cutoff test, which halves the range ends for some 20% more candidates (a build of 32,000 Cu
+ * atoms at cutoff + 1 A took 8-15% less time than one site at a time, in paired runs). The union adds only sites out of
+ * reach of the other site's bin (each column's range is the bins within reach, an interval), so it finds no other pair;
+ * and a column is in the half stencil for both sites, so no pair is found twice. The second site's pairs are collected
+ * aside and written after the first site's row.
  */
 function searchHalf(inp: SearchInput): { rows: Int32Array; offsets: Int32Array; index: Int32Array } {
-  const { nb, pad, ne1, ne2, ownHi, segFrom, segTo, binStart, atom, X, rc2, minD2, in2, minDist, n } = inp;
-  // a row's pairs beyond `inner`, appended after the ones within it
-  let far = new Int32Array(1024);
+  const { nb, pad, ne1, ne2, ownHi, segFrom, segTo, binStart, atom, X, rc2, minD2, in2, minDist, n, pairGap } = inp;
   const ncols = segFrom.length;
   const rows = new Int32Array(n);
   const offsets = new Int32Array(n + 1);
   let cap = inp.cap;
   let idx = new Int32Array(cap);
+  // pairs beyond `inner` of the first site (appended after the ones within it), and both kinds of the second site's
+  let farA = new Int32Array(1024);
+  let inB = new Int32Array(1024);
+  let farB = new Int32Array(1024);
   let np = 0;
   let r = 0;
-  const sFrom = new Int32Array(ncols);
-  const sTo = new Int32Array(ncols);
   for (let b0 = 0; b0 < nb[0]; b0++)
-    for (let b1 = 0; b1 < nb[1]; b1++)
-      for (let b2 = 0; b2 < nb[2]; b2++) {
-        const eb = (b0 * ne1 + b1 + pad[1]) * ne2 + b2 + pad[2];
-        const bStart = binStart[eb];
-        const bEnd = binStart[eb + 1];
-        if (bStart === bEnd) continue;
-        const ownTo = binStart[eb + ownHi + 1];
-        let most = ownTo - bStart;
-        let k = 0;
-        for (let c = 0; c < ncols; c++) {
-          const from = binStart[eb + segFrom[c]];
-          const to = binStart[eb + segTo[c]];
-          if (from === to) continue;
-          sFrom[k] = from;
-          sTo[k] = to;
-          most += to - from;
-          k++;
+    for (let b1 = 0; b1 < nb[1]; b1++) {
+      const ebLo = (b0 * ne1 + b1 + pad[1]) * ne2 + pad[2];
+      const pEnd = binStart[ebLo + nb[2]];
+      let p = binStart[ebLo];
+      let eb = ebLo;
+      while (p < pEnd) {
+        while (binStart[eb + 1] <= p) eb++;
+        const p2 = p + 1;
+        let eb2 = eb;
+        if (p2 < pEnd) while (binStart[eb2 + 1] <= p2) eb2++;
+        const pair = p2 < pEnd && eb2 - eb <= pairGap;
+        if (!pair) eb2 = eb;
+        const ownTo = binStart[eb2 + ownHi + 1];
+        let most = ownTo - p;
+        for (let c = 0; c < ncols; c++) most += binStart[eb2 + segTo[c]] - binStart[eb + segFrom[c]];
+        // Worst case every candidate is a neighbour of both sites: grow before the loops, so they carry no check.
+        if (np + 2 * most > cap) {
+          cap = Math.max(np + 2 * most, Math.ceil(cap * 1.25), Math.ceil((np / Math.max(r, 1)) * n * 1.05) + 64);
+          const ni = new Int32Array(cap);
+          ni.set(idx.subarray(0, np));
+          idx = ni;
         }
-        for (let p = bStart; p < bEnd; p++) {
-          rows[r] = p;
-          offsets[r] = np;
-          r++;
-          // Worst case every candidate is a neighbour: grow before the loops, so they carry no check.
-          if (np + most > cap) {
-            cap = Math.max(np + most, Math.ceil(cap * 1.25), Math.ceil((np / r) * n * 1.05) + 64);
-            const ni = new Int32Array(cap);
-            ni.set(idx.subarray(0, np));
-            idx = ni;
-          }
-          if (far.length < most) far = new Int32Array(2 * most);
-          let nf = 0;
-          const p3 = 3 * (p & 0x0fffffff);
-          const xi = X[p3];
-          const yi = X[p3 + 1];
-          const zi = X[p3 + 2];
-          // own column: the sites after this one in its bin and the ownHi bins ahead
+        if (farA.length < most) {
+          farA = new Int32Array(2 * most);
+          inB = new Int32Array(2 * most);
+          farB = new Int32Array(2 * most);
+        }
+        rows[r] = p;
+        offsets[r] = np;
+        r++;
+        let nfa = 0;
+        const pa = 3 * (p & 0x0fffffff);
+        const xa = X[pa];
+        const ya = X[pa + 1];
+        const za = X[pa + 2];
+        if (!pair) {
           for (let q = p + 1; q < ownTo; q++) {
             const q3 = 3 * (q & 0x0fffffff);
-            const dx = X[q3] - xi;
-            const dy = X[q3 + 1] - yi;
-            const dz = X[q3 + 2] - zi;
+            const dx = X[q3] - xa;
+            const dy = X[q3 + 1] - ya;
+            const dz = X[q3 + 2] - za;
             const r2 = dx * dx + dy * dy + dz * dz;
             if (r2 > rc2) continue;
             if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);
             if (r2 < in2) idx[np++] = q;
-            else far[nf++] = q;
+            else farA[nfa++] = q;
           }
-          for (let t = 0; t < k; t++) {
-            const to = sTo[t];
-            for (let q = sFrom[t]; q < to; q++) {
+          for (let c = 0; c < ncols; c++) {
+            const to = binStart[eb + segTo[c]];
+            for (let q = binStart[eb + segFrom[c]]; q < to; q++) {
               const q3 = 3 * (q & 0x0fffffff);
-              const dx = X[q3] - xi;
-              const dy = X[q3 + 1] - yi;
-              const dz = X[q3 + 2] - zi;
+              const dx = X[q3] - xa;
+              const dy = X[q3 + 1] - ya;
+              const dz = X[q3 + 2] - za;
               const r2 = dx * dx + dy * dy + dz * dz;
               if (r2 > rc2) continue;
               if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);
               if (r2 < in2) idx[np++] = q;
-              else far[nf++] = q;
+              else farA[nfa++] = q;
             }
           }
-          for (let f = 0; f < nf; f++) idx[np++] = far[f];
+          for (let f = 0; f < nfa; f++) idx[np++] = farA[f];
+          p++;
+          continue;
         }
+        let nib = 0;
+        let nfb = 0;
+        const pb = 3 * (p2 & 0x0fffffff);
+        const xb = X[pb];
+        const yb = X[pb + 1];
+        const zb = X[pb + 2];
+        {
+          // the pair of the two sites, from the first
+          const dx = xb - xa;
+          const dy = yb - ya;
+          const dz = zb - za;
+          const r2 = dx * dx + dy * dy + dz * dz;
+          if (r2 <= rc2) {
+            if (r2 < minD2) overlap(atom[p], atom[p2], r2, minDist);
+            if (r2 < in2) idx[np++] = p2;
+            else farA[nfa++] = p2;
+          }
+        }
+        for (let q = p2 + 1; q < ownTo; q++) {
+          const q3 = 3 * (q & 0x0fffffff);
+          const x = X[q3];
+          const y = X[q3 + 1];
+          const z = X[q3 + 2];
+          let dx = x - xa;
+          let dy = y - ya;
+          let dz = z - za;
+          let r2 = dx * dx + dy * dy + dz * dz;
+          if (r2 <= rc2) {
+            if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);
+            if (r2 < in2) idx[np++] = q;
+            else farA[nfa++] = q;
+          }
+          dx = x - xb;
+          dy = y - yb;
+          dz = z - zb;
+          r2 = dx * dx + dy * dy + dz * dz;
+          if (r2 <= rc2) {
+            if (r2 < minD2) overlap(atom[p2], atom[q], r2, minDist);
+            if (r2 < in2) inB[nib++] = q;
+            else farB[nfb++] = q;
+          }
+        }
+        for (let c = 0; c < ncols; c++) {
+          const to = binStart[eb2 + segTo[c]];
+          for (let q = binStart[eb + segFrom[c]]; q < to; q++) {
+            const q3 = 3 * (q & 0x0fffffff);
+            const x = X[q3];
+            const y = X[q3 + 1];
+            const z = X[q3 + 2];
+            let dx = x - xa;
+            let dy = y - ya;
+            let dz = z - za;
+            let r2 = dx * dx + dy * dy + dz * dz;
+            if (r2 <= rc2) {
+              if (r2 < minD2) overlap(atom[p], atom[q], r2, minDist);
+              if (r2 < in2) idx[np++] = q;
+              else farA[nfa++] = q;
+            }
+            dx = x - xb;
+            dy = y - yb;
+            dz = z - zb;
+            r2 = dx * dx + dy * dy + dz * dz;
+            if (r2 <= rc2) {
+              if (r2 < minD2) overlap(atom[p2], atom[q], r2, minDist);
+              if (r2 < in2) inB[nib++] = q;
+              else farB[nfb++] = q;
+            }
+          }
+        }
+        for (let f = 0; f < nfa; f++) idx[np++] = farA[f];
+        rows[r] = p2;
+        offsets[r] = np;
+        r++;
+        for (let f = 0; f < nib; f++) idx[np++] = inB[f];
+        for (let f = 0; f < nfb; f++) idx[np++] = farB[f];
+        p += 2;
       }
+    }
   offsets[n] = np;
   // A view, not a copy: copying 1e5-atom lists (tens of MB) cost as much as the search; the slack is about 5%.
   return { rows, offsets, index: idx.subarray(0, np) };
