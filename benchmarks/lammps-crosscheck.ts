@@ -194,6 +194,9 @@ interface SpeedRow {
 }
 const speed: SpeedRow[] = [];
 const reps = quick ? 10 : 20;
+/** Untimed build+evaluation pairs before each list case, then timed ones (builds and evaluations interleaved). */
+const WARMUPS = quick ? 2 : 8;
+const TIMED = quick ? 3 : 15;
 const SPEED_RATTLE = 0.05;
 const DISORDER_RATTLE = 0.2;
 const speedCell = cuCell(reps, SEED + 100, SPEED_RATTLE, 0, false);
@@ -226,8 +229,10 @@ for (const pc of cases) {
     let nl = buildNeighbourList(cell, pot.cutoff + skin, listOpts);
     // Warm-up before anything is timed: the first builds and evaluations of a process cost up to 2x more (the JIT
     // tiers up; the allocator takes fresh pages until the first collections hand it freed list arrays back), a
-    // constant of the process, not a cost per build (one run: 47-60 ms per build until the 7th, then 22 ms).
-    for (let w = 0; w < 4; w++) {
+    // constant of the process, not a cost per build (one run: 47-60 ms per build until the 7th, then 22 ms; on
+    // 3 December, 34-46 ms of CPU for the first timed build after 5 warm-ups, 15 ms from the 8th on, the excess being
+    // collector threads). So 8 warm-ups, and 15 timed pairs, whose median the collector's visits move less than 9's.
+    for (let w = 0; w < WARMUPS; w++) {
       nl = buildNeighbourList(cell, pot.cutoff + skin, listOpts);
       pot.evaluate(cell, nl);
     }
@@ -236,7 +241,7 @@ for (const pc of cases) {
     const te: number[] = [];
     const ce: number[] = [];
     // Builds and evaluations interleaved, so that a change of load hits both alike.
-    for (let q = 0; q < (quick ? 3 : 9); q++) {
+    for (let q = 0; q < TIMED; q++) {
       let c0 = process.cpuUsage();
       let t = performance.now();
       nl = buildNeighbourList(cell, pot.cutoff + skin, listOpts);
@@ -521,7 +526,7 @@ const md: string[] = [
   '',
   `## Speed: energy + forces, ${speed[0]?.atoms ?? '-'} atoms`,
   '',
-  `Ours: median of ${quick ? 3 : 9} evaluations with a prebuilt neighbour list, builds and evaluations interleaved, after 4 untimed ones (JIT and allocator warm-up). The list is at the potential's cutoff plus LAMMPS' skin (${LAMMPS_SKIN} A, \`neighbor ${LAMMPS_SKIN} bin\` in the LAMMPS input), so both pair loops walk through the same pairs (built as our relaxations' \`NeighbourCache\` builds lists: each row lists the pairs within the interaction cutoff first); the bare-cutoff figure (no skin) is the one earlier runs reported. LAMMPS: \`run ${speed[0]?.lammpsSteps ?? '-'}\` without an integrator (atoms do not move, so every step is one force evaluation and no neighbour rebuild), three runs (before, between and after ours) of which the one with the median Pair CPU time is shown; Pair time per step from its timing breakdown, and the whole step (Loop time / steps).`,
+  `Ours: median of ${TIMED} evaluations with a prebuilt neighbour list, builds and evaluations interleaved, after ${WARMUPS} untimed ones (JIT, allocator and collector warm-up). The list is at the potential's cutoff plus LAMMPS' skin (${LAMMPS_SKIN} A, \`neighbor ${LAMMPS_SKIN} bin\` in the LAMMPS input), so both pair loops walk through the same pairs (built as our relaxations' \`NeighbourCache\` builds lists: each row lists the pairs within the interaction cutoff first); the bare-cutoff figure (no skin) is the one earlier runs reported. LAMMPS: \`run ${speed[0]?.lammpsSteps ?? '-'}\` without an integrator (atoms do not move, so every step is one force evaluation and no neighbour rebuild), three runs (before, between and after ours) of which the one with the median Pair CPU time is shown; Pair time per step from its timing breakdown, and the whole step (Loop time / steps).`,
   '',
   '| potential | ours, list at cutoff + skin (ms) | ours, CPU (ms) | ours, bare cutoff (ms) | LAMMPS pair (ms/step) | LAMMPS % CPU | LAMMPS step (ms) | ours / LAMMPS pair | same, CPU | ours bare / LAMMPS pair | ours / LAMMPS step |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
