@@ -12,7 +12,7 @@ import { buildNeighbourList } from '../src/lattice/neighbours.ts';
 import { makePotential } from '../src/potentials/defaults.ts';
 import { equilibriumLattice } from '../src/potentials/equilibrium.ts';
 import { AmgHierarchy } from '../src/relax/amg.ts';
-import { LaplacianPrecon } from '../src/relax/precon.ts';
+import { LaplacianPrecon, relaxationPreconDefaults } from '../src/relax/precon.ts';
 import { relax } from '../src/relax/relax.ts';
 import { symMatVec } from '../src/relax/sparse.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -107,7 +107,7 @@ describe('AMG V-cycle as a preconditioner of the lattice Laplacian', () => {
 });
 
 describe('relaxations with the AMG preconditioner', () => {
-  it('reach the minimum the exact factor reaches (fcc vacancy, periodic and clamped ball)', () => {
+  it('reach the minimum the exact factor reaches (fcc vacancy, periodic and clamped ball), as does the 3D default (AMG, coarse level of 40)', () => {
     const pot = makePotential('eam-fcc');
     const { lattice } = equilibriumLattice(pot, 'fcc');
     for (const ball of [false, true]) {
@@ -117,6 +117,10 @@ describe('relaxations with the AMG preconditioner', () => {
       const free = ball ? dom.free : null;
       const a = relax(pot, start, free, { solver: 'auto', precon: { method: 'amg' } });
       const c = relax(pot, start, free, { solver: 'auto', precon: { method: 'cholesky' } });
+      const d = relax(pot, start, free, { solver: 'auto' });
+      expect(relaxationPreconDefaults(3)).toEqual({ method: 'amg', amgCoarseSize: 40 });
+      expect(d.maxForce).toBeLessThanOrEqual(1e-10);
+      expect(Math.abs(d.energy - c.energy)).toBeLessThan(1e-9 * (1 + Math.abs(c.energy)));
       expect(a.maxForce).toBeLessThanOrEqual(1e-10);
       expect(Math.abs(a.energy - c.energy)).toBeLessThan(1e-9 * (1 + Math.abs(c.energy)));
       let dx = 0;

@@ -3,7 +3,7 @@ import type { SitePotential } from '../potentials/types.ts';
 import { ConvergenceError, ParameterError, requireParam } from '../util/errors.ts';
 import { dot, Objective } from './objective.ts';
 import { finiteDifferenceHessian } from './fd-hessian.ts';
-import { estimateMu, LaplacianPrecon } from './precon.ts';
+import { estimateMu, LaplacianPrecon, relaxationPreconDefaults } from './precon.ts';
 import { runFire, runLbfgs, runNewtonKrylov, type StageOutcome, type StageSettings, type StageState } from './solvers.ts';
 import { SOLVER_NAMES, type RelaxOptions, type RelaxResult, type SolverName, type SolverStage } from './types.ts';
 
@@ -109,8 +109,9 @@ export function relax(
     if (precon) return precon;
     const s0 = obj.structure(st.x);
     const nl = obj.cache.get(s0);
-    const build = () => new LaplacianPrecon(obj.dim, s0, nl, obj.free, opts.precon);
-    let P = cachedPrecon(structure, obj.free, opts.precon, build);
+    const popts = { ...relaxationPreconDefaults(obj.dim), ...opts.precon };
+    const build = () => new LaplacianPrecon(obj.dim, s0, nl, obj.free, popts);
+    let P = cachedPrecon(structure, obj.free, popts, build);
     if (P.rCut > nl.cutoff) P = build(); // throws the cutoff error a fresh build would
     if (P.nFree === 0) return null;
     P.mu = opts.precon?.mu ?? 1;
