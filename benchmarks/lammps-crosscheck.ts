@@ -334,11 +334,12 @@ const SOLVERS = ['auto', 'lbfgs'] as const;
  * December; medians of 7 after warm-up gave 47 against 53 ms). The runs are deterministic: same path every time.
  */
 const RELAX_REPEATS = quick ? 1 : 5;
-// JIT warm-up (untimed): every solver once on a small cell, so that the first timed solver does not pay for compiling
-// the code paths the others then reuse (a constant of the process, not a cost per relaxation).
+// JIT warm-up (untimed): every solver on a cell of the timed size, so that the first timed solver does not pay for
+// compiling the code paths the others then reuse (a constant of the process, not a cost per relaxation). On a smaller
+// cell (5^3, until 3 December) the first three timed runs of each solver still took up to twice the last two.
 {
   const wpot = readEamPotential(cases[0].file, { element: cases[0].element });
-  const wstart = cuCell(5, SEED + 199, 0.02, 0, true);
+  const wstart = cuCell(vreps, SEED + 199, 0.02, 0, true);
   for (let round = 0; round < 3; round++) {
     for (const solver of ['auto', 'lbfgs', 'fire', 'precon-lbfgs'] as const) {
       relax(wpot, wstart, null, { solver, tol: 1e-8, history: false, precon: { method: 'amg' } });
