@@ -206,6 +206,9 @@ interface SpeedRow {
    */
   ratioPairBest: number;
   ratioPairBestCpu: number;
+  /** LAMMPS' Pair time per step with its default thermo output (forces alone on most steps), and ours over it. */
+  lammpsForcesOnlyPairMs: number;
+  ratioPairBestForcesOnly: number;
   /** Ours with the bare-cutoff list over LAMMPS' pair time (the figure earlier runs reported). */
   ratioPairNoSkin: number;
   ratioStep: number;
@@ -295,7 +298,8 @@ for (const pc of cases) {
   pot.evaluate(speedCell, likeList); // untimed: the kernel sizes its per-list buffers on a list's first evaluation
   const rounds: PairRound[] = [];
   for (let k = 0; k < PAIRED_ROUNDS; k++) {
-    const Lk = runLammpsDirect(speedCell, { lmp, potential: pc.lines, steps, dump: false });
+    // thermo every step: LAMMPS then tallies energy and virial on every step, as our evaluate() computes them
+    const Lk = runLammpsDirect(speedCell, { lmp, potential: pc.lines, steps, dump: false, thermoEvery: 1 });
     lammpsRuns.push(Lk);
     const t: number[] = [];
     const c: number[] = [];
@@ -310,6 +314,11 @@ for (const pc of cases) {
     rounds.push({ lammpsPairMs: (1000 * Lk.pairSeconds) / steps, lammpsPairCpuMs: pairCpu(Lk), oursMs: median(t), oursCpuMs: median(c), oursMeanMs: mean(t), oursMeanCpuMs: mean(c) });
   }
   const L: LammpsDirectResult = [...lammpsRuns].sort((a, b) => pairCpu(a) - pairCpu(b))[lammpsRuns.length >> 1];
+  // For comparison with earlier runs: LAMMPS with its default thermo output (energy and virial on the first and last
+  // step only, forces alone on the others), twice, the faster kept.
+  const forcesOnly = Math.min(
+    ...[0, 1].map(() => (1000 * runLammpsDirect(speedCell, { lmp, potential: pc.lines, steps, dump: false }).pairSeconds) / steps),
+  );
   // run N does N + 1 force evaluations (setup + N steps); the Loop time covers the N steps
   const like = lists[1];
   const row: SpeedRow = {
@@ -330,6 +339,8 @@ for (const pc of cases) {
     ratioPairCpu: 0,
     ratioPairBest: 0,
     ratioPairBestCpu: 0,
+    lammpsForcesOnlyPairMs: forcesOnly,
+    ratioPairBestForcesOnly: 0,
     oursEvalSkinCpuMs: median(rounds.map((r) => r.oursCpuMs)),
     rounds,
     lammpsCpuPercent: L.cpuPercent,
@@ -342,6 +353,7 @@ for (const pc of cases) {
   row.ratioPairCpu = median(rounds.map((r) => r.oursCpuMs / r.lammpsPairCpuMs));
   row.ratioPairBest = Math.min(...rounds.map((r) => r.oursMeanMs)) / Math.min(...rounds.map((r) => r.lammpsPairMs));
   row.ratioPairBestCpu = Math.min(...rounds.map((r) => r.oursMeanCpuMs)) / Math.min(...rounds.map((r) => r.lammpsPairCpuMs));
+  row.ratioPairBestForcesOnly = Math.min(...rounds.map((r) => r.oursMeanMs)) / forcesOnly;
   row.ratioPairNoSkin = row.oursEvalMs / row.lammpsPairMsPerStep;
   row.ratioStep = row.oursEvalSkinMs / row.lammpsStepMs;
   speed.push(row);
@@ -599,11 +611,13 @@ const md: string[] = [
   '',
   `## Speed: energy + forces, ${speed[0]?.atoms ?? '-'} atoms`,
   '',
-  `In ${PAIRED_ROUNDS} rounds, each one LAMMPS run of ${LAMMPS_STEPS} steps and then ${LAMMPS_STEPS} of our evaluations right after it, so that both sides of a round see the same load; the ratios in the table are medians over the rounds of each round's ratio (ours: the round's median evaluation), the times medians over rounds; the goal row above also gives our fastest block (mean of its ${LAMMPS_STEPS}) over LAMMPS' fastest run, the estimate of each side's own cost on a host whose load only ever adds time. Our bare-cutoff time is the median of ${TIMED} evaluations in the list measurements below (builds and evaluations interleaved, after ${WARMUPS} untimed pairs: JIT, allocator and collector warm-up). The list is at the potential's cutoff plus LAMMPS' skin (${LAMMPS_SKIN} A, \`neighbor ${LAMMPS_SKIN} bin\` in the LAMMPS input), so both pair loops walk through the same pairs (built as our relaxations' \`NeighbourCache\` builds lists: each row lists the pairs within the interaction cutoff first); the bare-cutoff figure (no skin) is the one earlier runs reported. LAMMPS: \`run ${speed[0]?.lammpsSteps ?? '-'}\` without an integrator (atoms do not move, so every step is one force evaluation and no neighbour rebuild); Pair time per step from its timing breakdown, and the whole step (Loop time / steps) of the run with the median Pair CPU time.`,
+  `In ${PAIRED_ROUNDS} rounds, each one LAMMPS run of ${LAMMPS_STEPS} steps and then ${LAMMPS_STEPS} of our evaluations right after it, so that both sides of a round see the same load; the ratios in the table are medians over the rounds of each round's ratio (ours: the round's median evaluation), the times medians over rounds; the goal row above also gives our fastest block (mean of its ${LAMMPS_STEPS}) over LAMMPS' fastest run, the estimate of each side's own cost on a host whose load only ever adds time. Our bare-cutoff time is the median of ${TIMED} evaluations in the list measurements below (builds and evaluations interleaved, after ${WARMUPS} untimed pairs: JIT, allocator and collector warm-up). The list is at the potential's cutoff plus LAMMPS' skin (${LAMMPS_SKIN} A, \`neighbor ${LAMMPS_SKIN} bin\` in the LAMMPS input), so both pair loops walk through the same pairs (built as our relaxations' \`NeighbourCache\` builds lists: each row lists the pairs within the interaction cutoff first); the bare-cutoff figure (no skin) is the one earlier runs reported. LAMMPS: \`run ${speed[0]?.lammpsSteps ?? '-'}\` without an integrator (atoms do not move, so every step is one force evaluation and no neighbour rebuild) and \`thermo 1\` with pe and the pressure tensor in the thermo output, so that every step tallies the energy and the virial as our evaluate() does (with LAMMPS' default, thermo output on the first and last step only, the other steps compute forces alone: the comparison until 3 December); Pair time per step from its timing breakdown, and the whole step (Loop time / steps) of the run with the median Pair CPU time.`,
   '',
   '| potential | ours, list at cutoff + skin (ms) | ours, CPU (ms) | ours, bare cutoff (ms) | LAMMPS pair (ms/step) | LAMMPS % CPU | LAMMPS step (ms) | ours / LAMMPS pair | same, CPU | ours bare / LAMMPS pair | ours / LAMMPS step |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...speed.map((r) => `| ${r.potential} | ${r.oursEvalSkinMs.toFixed(1)} | ${r.oursEvalSkinCpuMs.toFixed(1)} | ${r.oursEvalMs.toFixed(1)} | ${r.lammpsPairMsPerStep.toFixed(1)} | ${r.lammpsCpuPercent} | ${r.lammpsStepMs.toFixed(1)} | ${r.ratioPair.toFixed(2)} | ${r.ratioPairCpu.toFixed(2)} | ${r.ratioPairNoSkin.toFixed(2)} | ${r.ratioStep.toFixed(2)} |`),
+  '',
+  `With LAMMPS' default thermo output (energy and virial tallied on the first and last step only, forces alone on the others; the comparison until 3 December), its Pair time per step and our fastest block over it: ${speed.map((r) => `${r.potential} ${r.lammpsForcesOnlyPairMs.toFixed(1)} ms, ${r.ratioPairBestForcesOnly.toFixed(2)}x`).join('; ')}.`,
   '',
   `Rounds, wall (LAMMPS Pair ms/step : our block's mean ms): ${speed.map((r) => `${r.potential} ${r.rounds.map((k) => `${k.lammpsPairMs.toFixed(1)} : ${k.oursMeanMs.toFixed(1)}`).join(', ')}`).join('; ')}. The same in CPU time: ${speed.map((r) => `${r.potential} ${r.rounds.map((k) => `${k.lammpsPairCpuMs.toFixed(1)} : ${k.oursMeanCpuMs.toFixed(1)}`).join(', ')}`).join('; ')}.`,
   '',
@@ -658,7 +672,7 @@ const one = (suite: string, task: string, ms: number, info: Record<string, unkno
 });
 const results: BenchResult[] = [
   ...speed.flatMap((r) => [
-    { suite: 'lammps-crosscheck', task: `${r.potential} ${r.atoms} energy+forces`, medianMs: r.oursEvalMs, minMs: r.oursEvalMsMin, maxMs: r.oursEvalMs, samples: TIMED, info: { lammpsPairMsPerStep: r.lammpsPairMsPerStep, ratioPair: r.ratioPair, ratioPairCpu: r.ratioPairCpu, ratioPairBest: r.ratioPairBest, ratioPairBestCpu: r.ratioPairBestCpu, ratioPairNoSkin: r.ratioPairNoSkin, evalSkinMs: r.oursEvalSkinMs } },
+    { suite: 'lammps-crosscheck', task: `${r.potential} ${r.atoms} energy+forces`, medianMs: r.oursEvalMs, minMs: r.oursEvalMsMin, maxMs: r.oursEvalMs, samples: TIMED, info: { lammpsPairMsPerStep: r.lammpsPairMsPerStep, ratioPair: r.ratioPair, ratioPairCpu: r.ratioPairCpu, ratioPairBest: r.ratioPairBest, ratioPairBestCpu: r.ratioPairBestCpu, ratioPairBestForcesOnly: r.ratioPairBestForcesOnly, lammpsThermoEvery: 1, ratioPairNoSkin: r.ratioPairNoSkin, evalSkinMs: r.oursEvalSkinMs } },
     one('lammps-crosscheck', `${r.potential} ${r.atoms} neighbour list`, r.oursNeighbourMs, { halfListMs: 0, listSkin: LAMMPS_SKIN, ratioToEvaluation: r.ratioNeighbourToEval, ratioToEvaluationCpu: r.ratioNeighbourToEvalCpu, lists: r.lists }),
   ]),
   ...relaxRows.map((r) => ({

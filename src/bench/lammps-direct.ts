@@ -19,6 +19,12 @@ export interface LammpsDirectOptions {
   potential: string[];
   /** Steps of `run` with no integrator (atoms do not move): LAMMPS' per-step force time. Default 0. */
   steps?: number;
+  /**
+   * Thermo output every this many steps (`thermo N`). LAMMPS tallies the energy and the virial only on steps with
+   * thermo output (its default, 0, is the first and last step only), so 1 makes every step compute energy, forces and
+   * virial, as our evaluate() does. Default: LAMMPS' default.
+   */
+  thermoEvery?: number;
   /** Minimise with min_style cg (default) or fire to ||F||_2 <= ftol (LAMMPS' force criterion is the 2-norm of the
    * global force). FIRE runs with LAMMPS' defaults (metal timestep 1 fs, its own dtmax/dtmin rules). */
   minimize?: { ftol: number; maxIterations?: number; style?: 'cg' | 'fire' };
@@ -102,6 +108,7 @@ export function runLammpsDirect(s: Structure, opts: LammpsDirectOptions): Lammps
         'neighbor 1.0 bin',
         'neigh_modify every 1 delay 0 check yes',
         'thermo_style custom step pe pxx pyy pzz pxy pxz pyz vol fmax',
+        ...(opts.thermoEvery !== undefined ? [`thermo ${opts.thermoEvery}`] : []),
         'thermo_modify format float %.17g',
         ...body,
         '',
