@@ -1,5 +1,5 @@
 /**
- * The AMG preconditioner (src/relax/amg.ts) that the 3D relaxations use above AMG_MIN_FREE free atoms: what a
+ * The AMG preconditioner (src/relax/amg.ts) that 3D relaxations use at every size (relaxationPreconDefaults): what a
  * preconditioner of L-BFGS and CG must be (a fixed symmetric positive-definite operator), that it is a good one (CG on
  * the lattice Laplacian needs few iterations, not O(R)), and that relaxations with it reach the same minimum as with
  * the exact Cholesky factor. Small fcc cells (a few hundred atoms) keep every case to a second or so.
