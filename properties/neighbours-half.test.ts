@@ -92,6 +92,22 @@ function brutePairs(s: Structure, cutoff: number): string[] {
   return out.sort();
 }
 
+/** Each row lists the pairs within `inner` (at build time) before the others. */
+function expectInnerFirst(s: Structure, nl: NeighbourList, inner: number): void {
+  const h = nl.half!;
+  const X = siteCoordinates(h, s.positions, s.dim);
+  for (let r = 0; r < nl.n; r++) {
+    const a = h.rows[r];
+    let outside = false;
+    for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
+      const b = h.index[p];
+      const d = Math.hypot(X[3 * b] - X[3 * a], X[3 * b + 1] - X[3 * a + 1], X[3 * b + 2] - X[3 * a + 2]);
+      if (d >= inner * (1 + 1e-12)) outside = true;
+      else if (d < inner * (1 - 1e-12)) expect(outside, `row ${r}: a pair within the inner cutoff after one beyond it`).toBe(false);
+    }
+  }
+}
+
 describe('half neighbour list', () => {
   test.prop(
     [
@@ -128,18 +144,7 @@ describe('half neighbour list', () => {
     const inner = 0.7 * cutoff;
     const nli = buildNeighbourList(s, cutoff, { inner });
     expect(halfPairs(s, nli)).toEqual(exp);
-    const h = nli.half!;
-    const X = siteCoordinates(h, s.positions, dim);
-    for (let r = 0; r < n; r++) {
-      const a = h.rows[r];
-      let outside = false;
-      for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
-        const b = h.index[p];
-        const d = Math.hypot(X[3 * b] - X[3 * a], X[3 * b + 1] - X[3 * a + 1], X[3 * b + 2] - X[3 * a + 2]);
-        if (d >= inner * (1 + 1e-12)) outside = true;
-        else if (d < inner * (1 - 1e-12)) expect(outside, `row ${r}: a pair within the inner cutoff after one beyond it`).toBe(false);
-      }
-    }
+    expectInnerFirst(s, nli, inner);
   });
 
   test.prop(
@@ -159,18 +164,7 @@ describe('half neighbour list', () => {
     const inner = 0.8 * cutoff;
     const nl = buildNeighbourList(s, cutoff, { inner });
     expect(halfPairs(s, nl)).toEqual(exp);
-    const h = nl.half!;
-    const X = siteCoordinates(h, s.positions, s.dim);
-    for (let r = 0; r < nl.n; r++) {
-      const a = h.rows[r];
-      let outside = false;
-      for (let p = h.offsets[r]; p < h.offsets[r + 1]; p++) {
-        const b = h.index[p];
-        const d = Math.hypot(X[3 * b] - X[3 * a], X[3 * b + 1] - X[3 * a + 1], X[3 * b + 2] - X[3 * a + 2]);
-        if (d >= inner * (1 + 1e-12)) outside = true;
-        else if (d < inner * (1 - 1e-12)) expect(outside, `row ${r}: a pair within the inner cutoff after one beyond it`).toBe(false);
-      }
-    }
+    expectInnerFirst(s, nl, inner);
   });
 
   it('an fcc cell: 12 nearest neighbours per atom, 6 per atom in the half list', () => {

@@ -593,7 +593,8 @@ interface SearchInput {
  * atoms at cutoff + 1 A took 8-15% less time than one site at a time, in paired runs). The union adds only sites out of
  * reach of the other site's bin (each column's range is the bins within reach, an interval), so it finds no other pair;
  * and a column is in the half stencil for both sites, so no pair is found twice. The second site's pairs are collected
- * aside and written after the first site's row.
+ * aside and written after the first site's row. The four scan loops (own column and stencil columns, one site and
+ * two) are written out: a helper would have to hand back its counters, in the loops where that costs.
  */
 function searchHalf(inp: SearchInput): { rows: Int32Array; offsets: Int32Array; index: Int32Array } {
   const { nb, pad, ne1, ne2, ownHi, segFrom, segTo, binStart, atom, X, rc2, minD2, in2, minDist, n, pairGap } = inp;
