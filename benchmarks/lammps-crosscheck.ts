@@ -89,6 +89,9 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
@@ -310,7 +313,6 @@ for (const pc of cases) {
       t.push(performance.now() - t0);
       c.push(cpuMs(c0));
     }
-    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     rounds.push({ lammpsPairMs: (1000 * Lk.pairSeconds) / steps, lammpsPairCpuMs: pairCpu(Lk), oursMs: median(t), oursCpuMs: median(c), oursMeanMs: mean(t), oursMeanCpuMs: mean(c) });
   }
   const L: LammpsDirectResult = [...lammpsRuns].sort((a, b) => pairCpu(a) - pairCpu(b))[lammpsRuns.length >> 1];
